@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * coreship.h - what a probe author includes after vmlinux.h.
+ *
+ *   #include "vmlinux.h"
+ *   #include <coreship.h>
+ *
+ * It pulls in libbpf's bpf_helpers.h, bpf_tracing.h and bpf_core_read.h (generated into the
+ * build directory by `coreship build` from the libbpf it links) and declares output maps in a
+ * way the loader understands from the object's BTF alone, with no per-probe user-space code:
+ *
+ *   CORESHIP_EVENTS(events, struct event, 256 * 1024);   ring buffer carrying struct event
+ *   CORESHIP_PERF_EVENTS(events, struct event);          perf event array carrying struct event
+ *   CORESHIP_HIST(lat, 10240);                           log2 histogram, no key
+ *   CORESHIP_HIST_KEYED(lat, struct key, 10240);         log2 histogram per key
+ *   CORESHIP_COUNTER(calls, struct key, 10240);          per-CPU counter per key, summed by the loader
+ *
+ * Map conventions (the loader relies on them):
+ *   - Each declaration emits a global variable `__coreship_<kind>__<map>` in section
+ *     ".coreship" whose BTF type is a pointer to the event (or key) type. The section is
+ *     never loaded into the kernel; it only carries the association in BTF.
+ *   - Histogram maps are per-CPU hashes from `struct { key; __u32 slot; }` to __u64 counts;
+ *     slot N counts values in [2^(N-1), 2^N), slot 0 counts zero. The loader sums CPUs.
+ *   - Counter maps are per-CPU hashes from the key to a __u64, summed by the loader and
+ *     printed sorted by count.
+ *   - Event struct members named `ts`, `ts_ns` or `timestamp` are bpf_ktime_get_ns() values
+ *     and are printed relative to the loader's start. char arrays print as strings, enums
+ *     by name.
+ */
+#ifndef __CORESHIP_H
+#define __CORESHIP_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+/*
+ * vmlinux.h from an x86_64 kernel lacks arm64's register struct, which bpf_tracing.h's
+ * PT_REGS_* macros use when __TARGET_ARCH_arm64 is set. `coreship vmlinux` records the arch
+ * the BTF came from, so an arm64 object compiled against x86_64 BTF gets the (stable, UAPI)
+ * layout here; CO-RE relocates field accesses on the target.
+ */
+#if defined(__TARGET_ARCH_arm64) && !defined(__CORESHIP_VMLINUX_ARCH_arm64)
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+#endif
+
+#define __CORESHIP_MARK(kind, map, type_)                                                      \
+	type_ *__coreship_##kind##__##map __attribute__((section(".coreship"), used))
+
+/* Declare that the existing ring buffer or perf event array MAP carries TYPE records. */
+#define CORESHIP_EVENT_TYPE(map, type_) __CORESHIP_MARK(events, map, type_)
+
+/* A ring buffer of BYTES bytes (a power of two, multiple of the page size) carrying TYPE. */
+#define CORESHIP_EVENTS(map, type_, bytes)                                                     \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                                            \
+		__uint(max_entries, bytes);                                                    \
+	} map SEC(".maps");                                                                    \
+	CORESHIP_EVENT_TYPE(map, type_)
+
+/* A perf event array carrying TYPE (for kernels before 5.8, which lack ring buffers). */
+#define CORESHIP_PERF_EVENTS(map, type_)                                                       \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);                                   \
+		__uint(key_size, sizeof(__u32));                                               \
+		__uint(value_size, sizeof(__u32));                                             \
+	} map SEC(".maps");                                                                    \
+	CORESHIP_EVENT_TYPE(map, type_)
+
+/* Number of log2 slots: covers every __u64 value. */
+#define CORESHIP_HIST_SLOTS 65
+
+/* A log2 histogram whose buckets are kept apart per KEY_TYPE value. */
+#define CORESHIP_HIST_KEYED(map, key_type, max_keys)                                           \
+	struct __coreship_hist_key_##map {                                                     \
+		key_type key;                                                                  \
+		__u32 slot;                                                                    \
+	};                                                                                     \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_HASH);                                        \
+		__uint(max_entries, (max_keys) * CORESHIP_HIST_SLOTS);                         \
+		__type(key, struct __coreship_hist_key_##map);                                 \
+		__type(value, __u64);                                                          \
+	} map SEC(".maps");                                                                    \
+	__CORESHIP_MARK(hist, map, struct __coreship_hist_key_##map)
+
+/* A log2 histogram with one set of buckets. */
+struct coreship_nokey {
+	__u32 none;
+};
+#define CORESHIP_HIST(map) CORESHIP_HIST_KEYED(map, struct coreship_nokey, 1)
+
+/* A per-CPU counter per KEY_TYPE value. */
+#define CORESHIP_COUNTER(map, key_type, max_keys)                                              \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_HASH);                                        \
+		__uint(max_entries, max_keys);                                                 \
+		__type(key, key_type);                                                         \
+		__type(value, __u64);                                                          \
+	} map SEC(".maps");                                                                    \
+	__CORESHIP_MARK(counter, map, key_type)
+
+/* The log2 slot of V: 0 for 0, else 1 + floor(log2(V)). */
+static __always_inline __u32 coreship_log2_slot(__u64 v)
+{
+	__u32 slot = 0;
+
+	if (!v)
+		return 0;
+#pragma unroll
+	for (int shift = 32; shift > 0; shift >>= 1) {
+		if (v >= (1ULL << shift)) {
+			v >>= shift;
+			slot += shift;
+		}
+	}
+	return slot + 1;
+}
+
+/* Adds 1 to MAP's counter for KEY. */
+#define coreship_count(map, key) coreship_count_by(map, key, 1)
+
+/* Adds N to MAP's counter for KEY (a pointer to the key). */
+#define coreship_count_by(map, key, n)                                                         \
+	({                                                                                     \
+		__u64 *__c = bpf_map_lookup_elem(&(map), (key));                               \
+		if (__c) {                                                                     \
+			*__c += (n);                                                           \
+		} else {                                                                       \
+			__u64 __n = (n);                                                       \
+			bpf_map_update_elem(&(map), (key), &__n, BPF_NOEXIST);                 \
+		}                                                                              \
+	})
+
+/* Records VALUE in histogram MAP under KEY (declared with CORESHIP_HIST_KEYED). */
+#define coreship_hist_add_keyed(map, keyval, value)                                            \
+	({                                                                                     \
+		struct __coreship_hist_key_##map __k = {};                                     \
+		__k.key = (keyval);                                                            \
+		__k.slot = coreship_log2_slot(value);                                          \
+		coreship_count(map, &__k);                                                     \
+	})
+
+/* Records VALUE in histogram MAP (declared with CORESHIP_HIST). */
+#define coreship_hist_add(map, value)                                                          \
+	({                                                                                     \
+		struct coreship_nokey __nk = {};                                               \
+		coreship_hist_add_keyed(map, __nk, value);                                     \
+	})
+
+#endif /* __CORESHIP_H */

@@ -1,0 +1,2 @@
+//! `coreship-load`: load a CO-RE probe and print its events.
+fn main() {}

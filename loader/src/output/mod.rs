@@ -1,0 +1,1 @@
+//! Histogram and counter rendering (scaffold).
