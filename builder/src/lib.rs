@@ -1,2 +1,62 @@
-//! coreship's builder: compile BPF C once into relocatable CO-RE objects.
+//! coreship's builder: compile BPF C once into relocatable CO-RE objects and package them.
+//!
+//! [`build`] runs these phases:
+//! 1. **clang** ([`Clang::find`]): `$CLANG`, `clang-19` … `clang-14`, then `clang`.
+//! 2. **manifest** ([`read_workspace`]): probes declared under
+//!    `[workspace.metadata.coreship.probes.<name>]` and `[package.metadata.coreship.probes.<name>]`
+//!    (read with `cargo metadata`), or `NAME.bpf.c` files given directly.
+//! 3. **headers**: libbpf's API headers, and a `vmlinux.h` from kernel BTF
+//!    ([`generate_vmlinux`], what `bpftool btf dump … format c` prints) when no include dir has
+//!    one, written to `<out>/include` only when their content changes.
+//! 4. **compile** (one job per probe and arch, on a thread pool): clang with flags that keep
+//!    checkout paths out of the object, skipped when the input hash (clang version, flags,
+//!    source and every header of the depfile) matches the recorded one.
+//! 5. **link**: libbpf's static linker drops DWARF and keeps `.BTF`/`.BTF.ext`; BTF forward
+//!    declarations get a canonical order (clang emits them in heap-address order), so objects
+//!    are byte-identical across checkouts.
+//! 6. **package**: `<out>/<name>/package.json` ([`coreship_registry::Package`]) pinning each
+//!    object by digest and listing its programs and maps.
+//!
+//! [`inspect_file`] reads a built object back (programs, maps, output types, CO-RE
+//! relocations) for `coreship inspect`.
+//!
+//! Nothing here prints: results come back as [`BuildReport`], failures as typed errors that
+//! carry the file, the command line and the compiler's stderr.
 #![deny(missing_docs)]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+mod btf_order;
+mod build;
+mod clang;
+mod compile;
+mod depfile;
+mod error;
+mod fingerprint;
+mod flags;
+mod fs;
+mod headers;
+mod inspect;
+mod jobs;
+mod libbpf_log;
+mod link;
+mod manifest;
+mod package;
+mod paths;
+mod vmlinux;
+
+pub use btf_order::BtfOrderError;
+pub use build::{build, BuildOpts, BuildReport, Freshness, ObjectReport, ProbeReport};
+pub use clang::{Clang, ClangError};
+pub use error::BuildError;
+pub use fs::write_atomic;
+pub use inspect::{
+    inspect_bytes, inspect_file, BtfExt, BtfExtError, CoreReloGroup, CoreReloKind, CoreReloRecord,
+    CoreRelocation, InspectError, InspectedMap, Inspection, SectionRelocations,
+};
+pub use libbpf_log::LibbpfError;
+pub use link::LinkError;
+pub use manifest::{read_workspace, ManifestError, ProbeSpec, Workspace};
+pub use vmlinux::{
+    generate as generate_vmlinux, release_from_header, BtfArch, Vmlinux, VmlinuxError, VmlinuxOpts,
+    KERNEL_BTF, RELEASE_DEFINE,
+};

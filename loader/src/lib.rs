@@ -1,10 +1,48 @@
 //! coreship's loader: open a CO-RE BPF object, let libbpf relocate it against the running
 //! kernel's BTF, attach every program by its section, and print what its maps carry, decoded
-//! generically from the object's own BTF.
+//! generically from the object's own BTF — no per-probe user-space code.
+//!
+//! The phases, each in its own module:
+//! 1. **source**: read an object file or a package directory (digest-verified) into a
+//!    [`ProbeSource`].
+//! 2. **elf / btf** (pure): check the ELF is BPF, parse its BTF into an [`ObjectBtf`], find the
+//!    output declarations `coreship.h` left there, and compile each record type into a
+//!    [`Layout`] that decodes bytes without further BTF lookups.
+//! 3. **session** (privileged): libbpf opens, CO-RE-relocates and loads the object; every
+//!    program attaches by its section kind (one module per kind under `attach`). A
+//!    [`Session`] owns the links: dropping it detaches everything.
+//! 4. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
+//!    and counters at each interval and at exit.
 #![deny(missing_docs)]
 
+pub mod attach;
 mod btf;
+mod elf;
+mod error;
+mod libbpf_log;
 mod output;
+mod plan;
+mod printer;
+mod run;
+mod session;
+mod source;
+mod summary;
+mod tables;
 
-pub use btf::*;
-pub use output::*;
+pub use attach::{AttachOpts, AttachSpec};
+pub use btf::{
+    BtfError, Column, DecodeError, Endian, HistKey, Layout, Marker, ObjectBtf, Value, HIST_SLOTS,
+    MARKER_SECTION,
+};
+pub use elf::BpfElf;
+pub use error::{AttachFailure, LoadError};
+pub use libbpf_log::install as capture_libbpf_log;
+pub use output::{
+    counters_json, hist_json, log2_slot_bounds, render_counters, render_log2_hist, FormatCtx,
+};
+pub use plan::{CounterPlan, EventOverride, EventsPlan, HistPlan, OutputPlan};
+pub use printer::{Format, Printer};
+pub use run::{monotonic_ns, run, RunOpts, RunReport};
+pub use session::{LoadOpts, Session};
+pub use source::{object_name, ProbeSource};
+pub use summary::{map_type_name, prog_type_name, ObjectSummary};

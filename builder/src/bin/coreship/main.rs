@@ -8,7 +8,11 @@ mod inspect;
 mod vmlinux;
 
 #[derive(Parser)]
-#[command(name = "coreship", version, about = "Compile BPF probes once, ship them everywhere")]
+#[command(
+    name = "coreship",
+    version,
+    about = "Compile BPF probes once, ship them everywhere"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,0 +1,133 @@
+//! Errors of `coreship build`.
+
+use crate::{ClangError, LinkError, ManifestError, VmlinuxError};
+use coreship_registry::Arch;
+use std::io;
+use std::path::PathBuf;
+
+/// Errors building probes.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// No usable clang.
+    #[error(transparent)]
+    Clang(#[from] ClangError),
+    /// The probe declarations could not be read.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// No probes to build.
+    #[error("no probes declared in {}: add a [workspace.metadata.coreship.probes.<name>] table with a `source`, or pass FILE.bpf.c", manifest.display())]
+    NoProbes {
+        /// The workspace manifest.
+        manifest: PathBuf,
+    },
+    /// `--probe` named a probe that is not declared.
+    #[error("no probe named `{name}` (declared: {available})")]
+    NoSuchProbe {
+        /// The name asked for.
+        name: String,
+        /// The declared names.
+        available: String,
+    },
+    /// A source file given on the command line cannot name a probe.
+    #[error("cannot name a probe after {}: expected NAME.bpf.c with NAME of letters, digits, `_` or `-`", path.display())]
+    BadSourceName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A probe's source file does not exist.
+    #[error("source of probe `{probe}` not found: {}", path.display())]
+    MissingSource {
+        /// The probe.
+        probe: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `vmlinux.h` was needed (none in the include dirs) but could not be generated.
+    #[error("no vmlinux.h in the probes' include dirs, and generating one failed (pass --btf FILE, or run `coreship vmlinux -o bpf/include/vmlinux.h` where kernel BTF exists)")]
+    Vmlinux(#[source] VmlinuxError),
+    /// A file or directory could not be read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done: "write", "read", "create directory", …
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// clang could not be started.
+    #[error("cannot run `{command}`")]
+    ClangSpawn {
+        /// The command line.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// clang reported errors. The message carries its stderr verbatim (with file:line:col).
+    #[error("could not compile probe `{probe}` for {arch}:\n{stderr}\ncommand (in {}): {command}", dir.display())]
+    Compile {
+        /// The probe.
+        probe: String,
+        /// The arch.
+        arch: Arch,
+        /// The command line.
+        command: String,
+        /// Its working directory.
+        dir: PathBuf,
+        /// clang's stderr, trimmed at the end.
+        stderr: String,
+    },
+    /// clang succeeded but wrote no usable depfile.
+    #[error("clang wrote no usable dependency file at {}", path.display())]
+    Depfile {
+        /// The depfile.
+        path: PathBuf,
+    },
+    /// Stripping or canonicalizing the object failed.
+    #[error("cannot finish the object of probe `{probe}` for {arch}")]
+    Link {
+        /// The probe.
+        probe: String,
+        /// The arch.
+        arch: Arch,
+        /// What failed.
+        #[source]
+        source: LinkError,
+    },
+    /// The object could not be summarized for the package description.
+    #[error("cannot read programs and maps of {}", path.display())]
+    Summary {
+        /// The object.
+        path: PathBuf,
+        /// The loader's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A job thread panicked.
+    #[error("a build thread panicked while building `{probe}` for {arch}")]
+    Panic {
+        /// The probe.
+        probe: String,
+        /// The arch.
+        arch: Arch,
+    },
+}
+
+impl BuildError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> BuildError {
+        let path = path.into();
+        move |source| BuildError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Errors of `inspect`, each naming the object and what is wrong with it.
+
+use super::BtfExtError;
+use std::path::PathBuf;
+
+/// Why an object could not be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not start with the ELF magic.
+    #[error("{path} is not an ELF file")]
+    NotElf {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The ELF headers or section table are cut short or inconsistent.
+    #[error("{path} is a truncated or corrupt ELF file")]
+    CorruptElf {
+        /// The file.
+        path: PathBuf,
+        /// What the ELF parser found.
+        #[source]
+        source: object::Error,
+    },
+    /// An ELF for another machine (a host binary or a host object).
+    #[error("{path} is {machine} ELF, not a BPF object; build it with `coreship build`")]
+    NotBpf {
+        /// The file.
+        path: PathBuf,
+        /// The machine with its article, e.g. `an x86_64`.
+        machine: String,
+    },
+    /// No `.BTF` section: compiled without `-g`.
+    #[error("{path} has no BTF: compile with -g")]
+    NoBtf {
+        /// The file.
+        path: PathBuf,
+    },
+    /// `.BTF` could not be decoded.
+    #[error("{path} has a corrupt .BTF section")]
+    Btf {
+        /// The file.
+        path: PathBuf,
+        /// What the BTF parser found.
+        #[source]
+        source: btf_rs::Error,
+    },
+    /// `.BTF.ext` is malformed.
+    #[error("{path} has a corrupt .BTF.ext section")]
+    BtfExt {
+        /// The file.
+        path: PathBuf,
+        /// The first inconsistency found.
+        #[source]
+        source: BtfExtError,
+    },
+    /// A `.BTF.ext` string offset does not start a string in `.BTF`.
+    #[error("{path} has a corrupt .BTF.ext section: {what} offset {offset} is not a .BTF string")]
+    BadString {
+        /// The file.
+        path: PathBuf,
+        /// Which string (section name or access string).
+        what: &'static str,
+        /// The offset.
+        offset: u32,
+    },
+    /// libbpf could not open the object to list programs and maps.
+    #[error("cannot list the programs and maps of {path}")]
+    Summary {
+        /// The file.
+        path: PathBuf,
+        /// The loader's error.
+        #[source]
+        source: coreship_loader::LoadError,
+    },
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prepares a Debian 12 host for building and running coreship probes (idempotent, as root):
+# clang for the builder, libelf/zlib for libbpf, bpftool/bpftrace for comparisons, and the
+# tracefs/bpffs mounts that attaching and pinning need.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-host.sh: run as root (it installs packages and mounts tracefs/bpffs)" >&2
+    exit 1
+fi
+
+packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup-host.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true

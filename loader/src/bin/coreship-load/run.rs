@@ -1,0 +1,137 @@
+//! `coreship-load run`: load, attach, stream, detach.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use coreship_loader::{
+    AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, ProbeSource, RunOpts,
+};
+use coreship_registry::Arch;
+
+use crate::{duration, signals};
+
+/// Arguments of `coreship-load run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A `.bpf.o` object, or a package directory (with package.json) built by `coreship build`
+    path: PathBuf,
+    /// Stop after this long (e.g. 5s, 500ms, 2m); default: until Ctrl-C
+    #[arg(long, value_parser = duration::parse)]
+    duration: Option<Duration>,
+    /// Print histograms and counters this often (always printed at exit)
+    #[arg(long, value_parser = duration::parse)]
+    interval: Option<Duration>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+    /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
+    #[arg(long, value_name = "FILE")]
+    btf: Option<PathBuf>,
+    /// Attach target for a program: PROG=[KIND:]TARGET, e.g. enter=uprobe:/bin/bash:readline
+    #[arg(long, value_name = "PROG=TARGET", value_parser = parse_spec)]
+    attach: Vec<AttachSpec>,
+    /// Target for every uprobe/uretprobe program whose section names none: /PATH:FUNC[+OFF]
+    /// (repeat to trace several functions)
+    #[arg(long, value_name = "PATH:FUNC")]
+    uprobe: Vec<String>,
+    /// Trace only this process (uprobes, USDT)
+    #[arg(long)]
+    pid: Option<i32>,
+    /// Sampling frequency in Hz for perf_event programs
+    #[arg(long, default_value_t = 49)]
+    freq: u64,
+    /// Run the programs that load and attach even when others cannot
+    #[arg(long)]
+    allow_partial: bool,
+    /// Decode MAP's records as TYPE (objects written without coreship.h), e.g. events='struct event'
+    #[arg(long, value_name = "MAP=TYPE", value_parser = parse_event)]
+    event: Vec<EventOverride>,
+    /// Object arch to pick from a package (default: this machine's)
+    #[arg(long)]
+    arch: Option<Arch>,
+    /// Copy libbpf's log to stderr
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+fn parse_spec(s: &str) -> Result<AttachSpec, String> {
+    s.parse()
+        .map_err(|e: coreship_loader::LoadError| e.to_string())
+}
+
+fn parse_event(s: &str) -> Result<EventOverride, String> {
+    s.parse()
+        .map_err(|e: coreship_loader::LoadError| e.to_string())
+}
+
+/// Runs `coreship-load run`.
+pub fn exec(args: Args) -> anyhow::Result<()> {
+    coreship_loader::capture_libbpf_log(args.verbose);
+    signals::install();
+    let arch = match args.arch {
+        Some(a) => a,
+        None => {
+            Arch::host().context("this machine's architecture is not one coreship builds for")?
+        }
+    };
+    let src = ProbeSource::read(&args.path, arch)?;
+    let opts = RunOpts {
+        load: LoadOpts {
+            btf: args.btf,
+            attach: args.attach,
+            uprobe: args.uprobe,
+            attach_opts: AttachOpts {
+                pid: args.pid.unwrap_or(-1),
+                freq: args.freq,
+            },
+            allow_partial: args.allow_partial,
+        },
+        format: match args.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+        },
+        duration: args.duration,
+        interval: args.interval,
+        events: args.event,
+    };
+    let name = src.name.clone();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let report = coreship_loader::run(
+        &src,
+        &opts,
+        &signals::STOP,
+        &mut out,
+        &mut |session, plan| {
+            for f in session.failures() {
+                eprintln!("coreship-load: {name}: skipped {f}");
+            }
+            for map in &plan.undeclared {
+                eprintln!(
+                    "coreship-load: {name}: map {map} has no declared record type, printing hex; \
+                 declare it with CORESHIP_EVENTS or pass --event {map}='struct NAME'"
+                );
+            }
+            eprintln!(
+                "coreship-load: {name}: attached {}; {}",
+                session.attached().join(", "),
+                match opts.duration {
+                    Some(d) => format!("running for {d:?}"),
+                    None => "Ctrl-C to stop".into(),
+                }
+            );
+        },
+    )?;
+    eprintln!(
+        "coreship-load: {name}: detached; {} events, {} lost",
+        report.events, report.lost
+    );
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The loader's error type: each variant names what failed and what the user can do.
+
+use std::path::PathBuf;
+
+/// Why a probe could not be read, loaded, attached or streamed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The package description or object digest is wrong.
+    #[error(transparent)]
+    Package(#[from] coreship_registry::PackageError),
+    /// The bytes are not a usable BPF object.
+    #[error("{}: {what}", path.display())]
+    BadObject {
+        /// The object.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        what: String,
+    },
+    /// The object's BTF could not be decoded.
+    #[error("{}: bad BTF", path.display())]
+    Btf {
+        /// The object.
+        path: PathBuf,
+        /// The decoder's error.
+        #[source]
+        source: crate::BtfError,
+    },
+    /// libbpf refused the object.
+    #[error("{}: libbpf could not open the object: {said}", path.display())]
+    Open {
+        /// The object.
+        path: PathBuf,
+        /// What libbpf logged (last warning line) or returned.
+        said: String,
+    },
+    /// The running kernel has no BTF and none was given.
+    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): pass --btf FILE with the kernel's BTF")]
+    NoKernelBtf,
+    /// The kernel's verifier rejected a program.
+    #[error("program {program}: the kernel rejected it ({errno}); verifier log tail:\n{}", log_tail.join("\n"))]
+    Verifier {
+        /// The program.
+        program: String,
+        /// The errno, as text.
+        errno: String,
+        /// Last lines of the verifier log.
+        log_tail: Vec<String>,
+    },
+    /// Loading failed for a reason other than a single program's verification.
+    #[error("{}: loading into the kernel failed: {said}", path.display())]
+    Load {
+        /// The object.
+        path: PathBuf,
+        /// What libbpf said.
+        said: String,
+    },
+    /// One or more programs could not attach and `--allow-partial` was not given.
+    #[error("{}", attach_summary(failures))]
+    Attach {
+        /// Each program that failed and why.
+        failures: Vec<AttachFailure>,
+    },
+    /// Nothing ended up attached.
+    #[error("no program attached: {}", attach_summary(failures))]
+    NothingAttached {
+        /// Each program that failed and why.
+        failures: Vec<AttachFailure>,
+    },
+    /// A command-line attach specification is malformed or names no program.
+    #[error("--attach {spec}: {why}")]
+    AttachSpec {
+        /// The specification as given.
+        spec: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// An output map's declaration could not be used.
+    #[error("map {map}: {why}")]
+    Output {
+        /// The map.
+        map: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Setting up or polling an event buffer failed.
+    #[error("map {map}: {what}")]
+    Stream {
+        /// The map.
+        map: String,
+        /// What failed.
+        what: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    /// Writing output failed (e.g. stdout closed).
+    #[error("writing output failed")]
+    Write(#[source] std::io::Error),
+}
+
+/// A program that could not attach, and why, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachFailure {
+    /// Program name.
+    pub program: String,
+    /// The attach kind and target, e.g. `kprobe do_nanosleep`.
+    pub target: String,
+    /// The reason.
+    pub reason: String,
+}
+
+impl std::fmt::Display for AttachFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "program {} ({}): {}",
+            self.program, self.target, self.reason
+        )
+    }
+}
+
+fn attach_summary(failures: &[AttachFailure]) -> String {
+    let mut s = failures
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if failures.len() == 1 {
+        s.push_str(" (use --allow-partial to run the other programs)");
+    } else if !failures.is_empty() {
+        s.push_str(" (use --allow-partial to run the programs that did attach)");
+    }
+    s
+}
+
+/// The errno inside a libbpf-rs error, if it carries one.
+pub(crate) fn errno_of(err: &libbpf_rs::Error) -> Option<i32> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(code) = io.raw_os_error() {
+                return Some(code);
+            }
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// `ENOENT (No such file or directory)`-style text for an errno.
+pub(crate) fn errno_text(code: i32) -> String {
+    let name = match code {
+        libc::ENOENT => "ENOENT",
+        libc::EPERM => "EPERM",
+        libc::EACCES => "EACCES",
+        libc::EINVAL => "EINVAL",
+        libc::E2BIG => "E2BIG",
+        libc::ENOTSUP => "EOPNOTSUPP",
+        libc::ESRCH => "ESRCH",
+        libc::EBUSY => "EBUSY",
+        libc::ENOSPC => "ENOSPC",
+        libc::ENOMEM => "ENOMEM",
+        libc::EEXIST => "EEXIST",
+        _ => "",
+    };
+    let desc = std::io::Error::from_raw_os_error(code).to_string();
+    let desc = desc.split(" (os error").next().unwrap_or(&desc).to_string();
+    if name.is_empty() {
+        format!("errno {code}: {desc}")
+    } else {
+        format!("{name}: {desc}")
+    }
+}

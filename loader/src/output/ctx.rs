@@ -1,0 +1,16 @@
+//! [`FormatCtx`]: what rendering needs beyond the record's bytes.
+
+/// Context for rendering records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FormatCtx {
+    /// CLOCK_MONOTONIC nanoseconds timestamps are printed relative to (the loader's start),
+    /// as seconds: `1.234567`.
+    pub start_mono_ns: u64,
+}
+
+impl FormatCtx {
+    /// Seconds from the start to a `bpf_ktime_get_ns()` timestamp (negative if before).
+    pub fn relative_secs(&self, ns: u64) -> f64 {
+        (i128::from(ns) - i128::from(self.start_mono_ns)) as f64 / 1e9
+    }
+}

@@ -1,0 +1,240 @@
+//! `run`: load a probe, stream its events, print its tables, stop cleanly.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use libbpf_rs::{MapCore, MapType, PerfBufferBuilder, RingBufferBuilder};
+
+use crate::plan::{EventOverride, OutputPlan};
+use crate::{
+    tables, BpfElf, Format, FormatCtx, LoadError, LoadOpts, ObjectBtf, Printer, ProbeSource,
+    Session,
+};
+
+/// What to run and how to print it.
+#[derive(Debug, Clone, Default)]
+pub struct RunOpts {
+    /// Loading and attaching.
+    pub load: LoadOpts,
+    /// Output format.
+    pub format: Format,
+    /// Stop after this long (`None`: until stopped).
+    pub duration: Option<Duration>,
+    /// Print histograms and counters this often (and always at exit).
+    pub interval: Option<Duration>,
+    /// Record types for maps not declared with coreship.h.
+    pub events: Vec<EventOverride>,
+}
+
+/// What a run saw.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Programs attached.
+    pub attached: Vec<String>,
+    /// Programs skipped under `--allow-partial`, with reasons.
+    pub failures: Vec<crate::AttachFailure>,
+    /// Records printed.
+    pub events: u64,
+    /// Records the kernel reported lost.
+    pub lost: u64,
+    /// Time from the start of `run` until every program was attached.
+    pub time_to_attach: Duration,
+}
+
+/// How often the loop wakes to check for stop requests when idle.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Loads `src`, attaches it, streams its events to `out` until `stop` is set or the duration
+/// passes, then prints its tables and detaches everything. `ready` is called once programs are
+/// attached (the binary prints a status line there).
+pub fn run(
+    src: &ProbeSource,
+    opts: &RunOpts,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+    ready: &mut dyn FnMut(&Session, &OutputPlan),
+) -> Result<RunReport, LoadError> {
+    let started = Instant::now();
+    let ctx = FormatCtx {
+        start_mono_ns: monotonic_ns(),
+    };
+    let elf = BpfElf::parse(&src.bytes, &src.path)?;
+    let btf = ObjectBtf::from_bytes(elf.btf).map_err(|source| LoadError::Btf {
+        path: src.path.clone(),
+        source,
+    })?;
+
+    let session = Session::start(src, &opts.load)?;
+    let time_to_attach = started.elapsed();
+    let object = session.object();
+    let event_maps: Vec<String> = object
+        .maps()
+        .filter(|m| matches!(m.map_type(), MapType::RingBuf | MapType::PerfEventArray))
+        .map(|m| m.name().to_string_lossy().into_owned())
+        .collect();
+    let plan = OutputPlan::new(&btf, &event_maps, &opts.events)?;
+    ready(&session, &plan);
+
+    let printer = RefCell::new(Printer::new(out, opts.format, ctx));
+    for ev in &plan.events {
+        printer.borrow_mut().header(&ev.layout);
+    }
+
+    // Ring buffers share one epoll set; each perf event array gets its own buffer.
+    let mut rb_builder = RingBufferBuilder::new();
+    let mut have_rb = false;
+    let mut perf_buffers = Vec::new();
+    let maps: Vec<_> = object.maps().collect();
+    for map in &maps {
+        let name = map.name().to_string_lossy().into_owned();
+        if !event_maps.contains(&name) {
+            continue;
+        }
+        let layout = plan
+            .events
+            .iter()
+            .find(|e| e.map == name)
+            .map(|e| &e.layout);
+        let printer = &printer;
+        let stream_err = |what: &str, source| LoadError::Stream {
+            map: name.clone(),
+            what: what.to_string(),
+            source,
+        };
+        if map.map_type() == MapType::RingBuf {
+            let map_name = name.clone();
+            rb_builder
+                .add(map, move |data: &[u8]| {
+                    let mut p = printer.borrow_mut();
+                    match layout {
+                        Some(l) => p.record(l, data),
+                        None => p.raw(&map_name, data),
+                    }
+                    0
+                })
+                .map_err(|e| stream_err("cannot read the ring buffer", e))?;
+            have_rb = true;
+        } else {
+            let map_name = name.clone();
+            let pb = PerfBufferBuilder::new(map)
+                .pages(64)
+                .sample_cb(move |_cpu, data: &[u8]| {
+                    let mut p = printer.borrow_mut();
+                    match layout {
+                        Some(l) => p.record(l, data),
+                        None => p.raw(&map_name, data),
+                    }
+                })
+                .lost_cb(move |_cpu, n| printer.borrow_mut().lost += n)
+                .build()
+                .map_err(|e| stream_err("cannot open the perf buffer", e))?;
+            perf_buffers.push(pb);
+        }
+    }
+    let ring = if have_rb {
+        Some(rb_builder.build().map_err(|source| LoadError::Stream {
+            map: event_maps.join(","),
+            what: "cannot set up ring buffers".into(),
+            source,
+        })?)
+    } else {
+        None
+    };
+
+    let deadline = opts.duration.map(|d| started + d);
+    let mut next_tables = opts.interval.map(|i| Instant::now() + i);
+    let has_tables = !plan.hists.is_empty() || !plan.counters.is_empty();
+    let mut result = Ok(());
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            break;
+        }
+        let wait = deadline.map_or(TICK, |d| (d - now).min(TICK));
+        let wait = next_tables.map_or(wait, |t| t.saturating_duration_since(now).min(wait));
+        if let Some(rb) = &ring {
+            // EINTR from a signal is how Ctrl-C arrives; the flag is checked next turn.
+            let _ = rb.poll(if perf_buffers.is_empty() {
+                wait
+            } else {
+                wait / 2
+            });
+        }
+        for pb in &perf_buffers {
+            let _ = pb.poll(if ring.is_some() {
+                Duration::ZERO
+            } else {
+                wait / perf_buffers.len() as u32
+            });
+        }
+        if ring.is_none() && perf_buffers.is_empty() {
+            std::thread::sleep(wait);
+        }
+        if let Some(t) = next_tables {
+            if Instant::now() >= t && has_tables {
+                result = print_tables(&session, &plan, &printer, &ctx);
+                next_tables = opts.interval.map(|i| Instant::now() + i);
+            }
+        }
+        if let Err(e) = printer.borrow_mut().flush() {
+            result = Err(e);
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    // Drain what is already in the buffers before printing the final tables.
+    if let Some(rb) = &ring {
+        let _ = rb.consume();
+    }
+    for pb in &perf_buffers {
+        let _ = pb.consume();
+    }
+    result?;
+    if has_tables {
+        print_tables(&session, &plan, &printer, &ctx)?;
+    }
+    let mut p = printer.borrow_mut();
+    p.flush()?;
+    let report = RunReport {
+        attached: session.attached().iter().map(|s| s.to_string()).collect(),
+        failures: session.failures().to_vec(),
+        events: p.events,
+        lost: p.lost,
+        time_to_attach,
+    };
+    drop(p);
+    drop(ring);
+    drop(perf_buffers);
+    drop(maps);
+    drop(session);
+    Ok(report)
+}
+
+fn print_tables(
+    session: &Session,
+    plan: &OutputPlan,
+    printer: &RefCell<Printer<'_>>,
+    ctx: &FormatCtx,
+) -> Result<(), LoadError> {
+    let format = printer.borrow().format();
+    let mut s = String::new();
+    tables::render_hists(session.object(), &plan.hists, format, ctx, &mut s)?;
+    tables::render_counters(session.object(), &plan.counters, format, ctx, &mut s)?;
+    let mut p = printer.borrow_mut();
+    p.text(&s);
+    p.flush()
+}
+
+/// CLOCK_MONOTONIC in ns: the clock `bpf_ktime_get_ns()` reads.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

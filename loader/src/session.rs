@@ -1,0 +1,251 @@
+//! Opening, loading and attaching one probe object: the privileged half of the loader.
+//!
+//! A [`Session`] owns the loaded object and every link; dropping it detaches all programs
+//! and frees the maps, so nothing is left in the kernel, tracefs or bpffs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use libbpf_rs::{Link, Object, ObjectBuilder, OpenObject};
+
+use crate::attach::{attach_program, trampoline, AttachKind, AttachOpts, AttachSpec};
+use crate::error::{errno_of, errno_text};
+use crate::{libbpf_log, AttachFailure, LoadError, ProbeSource};
+
+/// How to load and attach a probe.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOpts {
+    /// Kernel BTF to relocate against instead of /sys/kernel/btf/vmlinux.
+    pub btf: Option<PathBuf>,
+    /// Targets given at attach time for named programs (a program may be given several).
+    pub attach: Vec<AttachSpec>,
+    /// `/path:func` targets for every uprobe/uretprobe program whose section names none.
+    pub uprobe: Vec<String>,
+    /// Per-program attach settings.
+    pub attach_opts: AttachOpts,
+    /// Run the programs that load and attach even if others do not.
+    pub allow_partial: bool,
+}
+
+/// A loaded object with its attached programs.
+pub struct Session {
+    // Field order matters: links drop (detach) before the object is closed.
+    links: Vec<(String, Link)>,
+    failures: Vec<AttachFailure>,
+    object: Object,
+}
+
+impl Session {
+    /// Opens `src`, lets libbpf relocate it (CO-RE) against the kernel's BTF, loads it and
+    /// attaches every program.
+    pub fn start(src: &ProbeSource, opts: &LoadOpts) -> Result<Session, LoadError> {
+        if opts.btf.is_none() && !Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(LoadError::NoKernelBtf);
+        }
+        let program_names: BTreeSet<String> = {
+            let open = open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
+            open.progs()
+                .map(|p| p.name().to_string_lossy().into_owned())
+                .collect()
+        };
+        for spec in &opts.attach {
+            if !program_names.contains(&spec.program) {
+                return Err(LoadError::AttachSpec {
+                    spec: format!("{}=…", spec.program),
+                    why: format!(
+                        "no program named `{}` (programs: {})",
+                        spec.program,
+                        program_names.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+
+        let (object, mut failures) = load(src, opts)?;
+        let mut links = Vec::new();
+        for prog in object.progs_mut() {
+            if !prog.autoload() {
+                continue;
+            }
+            let name = prog.name().to_string_lossy().into_owned();
+            let mut specs: Vec<AttachSpec> = opts
+                .attach
+                .iter()
+                .filter(|s| s.program == name)
+                .cloned()
+                .collect();
+            let kind = AttachKind::from_section(&prog.section().to_string_lossy());
+            if specs.is_empty() && matches!(kind, AttachKind::Uprobe { target: None, .. }) {
+                specs = opts
+                    .uprobe
+                    .iter()
+                    .map(|t| AttachSpec {
+                        program: name.clone(),
+                        kind: None,
+                        target: t.clone(),
+                    })
+                    .collect();
+            }
+            let specs: Vec<Option<&AttachSpec>> = if specs.is_empty() {
+                vec![None]
+            } else {
+                specs.iter().map(Some).collect()
+            };
+            for spec in specs {
+                match attach_program(&prog, spec, &opts.attach_opts) {
+                    Ok(ls) => links.extend(ls.into_iter().map(|l| (name.clone(), l))),
+                    Err(f) => failures.push(f),
+                }
+            }
+        }
+        if links.is_empty() {
+            return Err(LoadError::NothingAttached { failures });
+        }
+        if !failures.is_empty() && !opts.allow_partial {
+            return Err(LoadError::Attach { failures });
+        }
+        Ok(Session {
+            links,
+            failures,
+            object,
+        })
+    }
+
+    /// The loaded object (maps are read through it).
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// Names of attached programs (a perf_event program appears once per CPU).
+    pub fn attached(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.links.iter().map(|(n, _)| n.as_str()).collect();
+        names.dedup();
+        names
+    }
+
+    /// Programs that did not load or attach (only non-empty with `allow_partial`).
+    pub fn failures(&self) -> &[AttachFailure] {
+        &self.failures
+    }
+}
+
+/// Opens `bytes` with libbpf (no kernel access); `path` only names it in errors.
+pub(crate) fn open(
+    name: &str,
+    bytes: &[u8],
+    path: &Path,
+    btf: Option<&Path>,
+) -> Result<OpenObject, LoadError> {
+    crate::BpfElf::parse(bytes, path)?;
+    libbpf_log::clear();
+    let mut builder = ObjectBuilder::default();
+    let open_err = |said: String| LoadError::Open {
+        path: path.to_path_buf(),
+        said,
+    };
+    builder.name(name).map_err(|e| open_err(e.to_string()))?;
+    if let Some(btf) = btf {
+        if !btf.exists() {
+            return Err(LoadError::Read {
+                path: btf.to_path_buf(),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
+            });
+        }
+        builder
+            .btf_custom_path(btf)
+            .map_err(|e| open_err(e.to_string()))?;
+    }
+    builder
+        .open_memory(bytes)
+        .map_err(|e| open_err(last_warning().unwrap_or_else(|| format!("{e:#}"))))
+}
+
+/// Loads the object; with `allow_partial`, programs the kernel refuses are switched off and
+/// the load retried, each refusal becoming an [`AttachFailure`].
+fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure>), LoadError> {
+    let mut disabled: Vec<AttachFailure> = Vec::new();
+    loop {
+        let mut open = open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
+        for mut prog in open.progs_mut() {
+            let name = prog.name().to_string_lossy();
+            if disabled.iter().any(|f| f.program == name) {
+                prog.set_autoload(false);
+            }
+        }
+        let sections: Vec<(String, String)> = open
+            .progs()
+            .map(|p| {
+                (
+                    p.name().to_string_lossy().into_owned(),
+                    p.section().to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        libbpf_log::clear();
+        let err = match open.load() {
+            Ok(object) => return Ok((object, disabled)),
+            Err(e) => e,
+        };
+        let lines = libbpf_log::lines();
+        let errno = errno_of(&err)
+            .or_else(|| libbpf_log::failed_errno(&lines))
+            .map(|c| c.abs());
+        let Some(program) = libbpf_log::failed_program(&lines) else {
+            return Err(LoadError::Load {
+                path: src.path.clone(),
+                said: last_warning().unwrap_or_else(|| format!("{err:#}")),
+            });
+        };
+        let kind = sections
+            .iter()
+            .find(|(n, _)| *n == program)
+            .map(|(_, s)| AttachKind::from_section(s))
+            .unwrap_or(AttachKind::Other {
+                section: String::new(),
+            });
+        let log_tail = libbpf_log::verifier_tail(&lines, &program, 20);
+        let trampoline_refused = matches!(
+            kind,
+            AttachKind::Trampoline { .. } | AttachKind::RawTracepoint { btf: true, .. }
+        ) && log_tail.is_empty();
+        if disabled.iter().any(|f| f.program == program) {
+            return Err(LoadError::Load {
+                path: src.path.clone(),
+                said: last_warning().unwrap_or_else(|| format!("{err:#}")),
+            });
+        }
+        // A kernel that refuses a whole program kind is not the probe's fault: keep going so
+        // every unavailable program is reported together (Session::start decides, from
+        // `allow_partial`, whether the rest may run). A verifier rejection stops here.
+        if !opts.allow_partial && !trampoline_refused {
+            return Err(LoadError::Verifier {
+                program,
+                errno: errno.map_or_else(|| "unknown error".into(), errno_text),
+                log_tail,
+            });
+        }
+        let reason = if trampoline_refused {
+            trampoline::explain(errno)
+        } else {
+            let last = log_tail.last().cloned().unwrap_or_default();
+            format!(
+                "the verifier rejected it ({}): {last}",
+                errno.map_or_else(|| "unknown error".into(), errno_text)
+            )
+        };
+        disabled.push(AttachFailure {
+            program,
+            target: kind.describe(),
+            reason,
+        });
+    }
+}
+
+/// libbpf's last warning line, without its "libbpf: " prefix.
+fn last_warning() -> Option<String> {
+    libbpf_log::lines()
+        .iter()
+        .rev()
+        .find(|l| !l.contains("skipping unrecognized data section") && !l.trim().is_empty())
+        .map(|l| l.trim_start_matches("libbpf: ").trim().to_string())
+}

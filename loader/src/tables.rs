@@ -1,0 +1,134 @@
+//! Reading histogram and counter maps from the kernel and rendering them.
+
+use std::collections::BTreeMap;
+
+use libbpf_rs::{MapCore, MapFlags, MapType, Object};
+
+use crate::plan::{CounterPlan, HistPlan};
+use crate::{Format, FormatCtx, LoadError};
+
+/// Sums a map value that is either one u64 or one u64 per CPU.
+fn read_u64_sum(map: &dyn MapCore, key: &[u8]) -> u64 {
+    let percpu = matches!(
+        map.map_type(),
+        MapType::PercpuHash | MapType::PercpuArray | MapType::LruPercpuHash
+    );
+    let le = |v: &[u8]| {
+        v.get(..8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    if percpu {
+        map.lookup_percpu(key, MapFlags::ANY)
+            .ok()
+            .flatten()
+            .map_or(0, |vals| {
+                vals.iter().map(|v| le(v)).fold(0u64, u64::wrapping_add)
+            })
+    } else {
+        map.lookup(key, MapFlags::ANY)
+            .ok()
+            .flatten()
+            .map_or(0, |v| le(&v))
+    }
+}
+
+fn find_map<'o>(object: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>, LoadError> {
+    object
+        .maps()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| LoadError::Output {
+            map: name.to_string(),
+            why: "declared in .coreship but not in the object's maps".into(),
+        })
+}
+
+/// Renders every histogram of `plans` into `out`.
+pub fn render_hists(
+    object: &Object,
+    plans: &[HistPlan],
+    format: Format,
+    ctx: &FormatCtx,
+    out: &mut String,
+) -> Result<(), LoadError> {
+    for plan in plans {
+        let map = find_map(object, &plan.map)?;
+        // user-key bytes -> slot counts
+        let mut groups: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+        for key in map.keys() {
+            let Ok(slot) = plan.key.slot(&key) else {
+                continue;
+            };
+            let slot = slot as usize;
+            let count = read_u64_sum(&map, &key);
+            let user = plan.key.key_bytes(&key).to_vec();
+            let slots = groups.entry(user).or_default();
+            if slots.len() <= slot {
+                slots.resize(slot + 1, 0);
+            }
+            slots[slot] += count;
+        }
+        for (user, slots) in &groups {
+            let key_text = plan.key.key.as_ref().map(|l| {
+                let mut k = String::new();
+                let _ = l.write_key(user, ctx, &mut k);
+                k
+            });
+            match format {
+                Format::Text => {
+                    let title = match &key_text {
+                        Some(k) => format!("@{}[{k}]", plan.map),
+                        None => format!("@{}", plan.map),
+                    };
+                    crate::render_log2_hist(out, &title, slots);
+                    out.push('\n');
+                }
+                Format::Json => {
+                    let key_json = plan.key.key.as_ref().map(|l| {
+                        let mut k = String::new();
+                        let _ = l.write_json(user, ctx, &mut k);
+                        k
+                    });
+                    crate::hist_json(out, &plan.map, key_json.as_deref(), slots);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Renders every counter map of `plans` into `out`.
+pub fn render_counters(
+    object: &Object,
+    plans: &[CounterPlan],
+    format: Format,
+    ctx: &FormatCtx,
+    out: &mut String,
+) -> Result<(), LoadError> {
+    for plan in plans {
+        let map = find_map(object, &plan.map)?;
+        let mut rows: Vec<(String, u64)> = Vec::new();
+        for key in map.keys() {
+            let count = read_u64_sum(&map, &key);
+            let mut k = String::new();
+            let r = match format {
+                Format::Text => plan.key.write_key(&key, ctx, &mut k),
+                Format::Json => plan.key.write_json(&key, ctx, &mut k),
+            };
+            if r.is_ok() {
+                rows.push((k, count));
+            }
+        }
+        match format {
+            Format::Text => {
+                crate::render_counters(out, &format!("@{}", plan.map), &mut rows);
+                out.push('\n');
+            }
+            Format::Json => {
+                crate::counters_json(out, &plan.map, &mut rows);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! Shared helpers for the loader's end-to-end tests: they run the real `coreship` and
+//! `coreship-load` binaries against the running kernel.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A binary of this workspace, built by `cargo test --workspace` beside `coreship-load`.
+pub fn bin(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_coreship-load"))
+        .parent()
+        .unwrap();
+    let path = dir.join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--bin", name])
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building {name} failed");
+    }
+    path
+}
+
+/// Whether BPF tests can run here. When they cannot, prints why and returns false, unless
+/// CORESHIP_REQUIRE_BPF=1 (set by CI), in which case the test fails.
+pub fn bpf_available() -> bool {
+    let mut missing = Vec::new();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("not root (CAP_BPF/CAP_PERFMON needed)");
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        missing.push("no kernel BTF at /sys/kernel/btf/vmlinux");
+    }
+    if !Path::new("/sys/kernel/tracing/events").exists() {
+        missing.push("tracefs not mounted at /sys/kernel/tracing");
+    }
+    if which("clang-19").is_none()
+        && which("clang").is_none()
+        && std::env::var_os("CLANG").is_none()
+    {
+        missing.push("no clang");
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = missing.join(", ");
+    if std::env::var("CORESHIP_REQUIRE_BPF").as_deref() == Ok("1") {
+        panic!("BPF tests are required (CORESHIP_REQUIRE_BPF=1) but cannot run: {why}");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|p| p.exists())
+    })
+}
+
+/// The repo's probes built once for this machine's arch; returns the output dir holding
+/// `<name>/package.json` and `<name>/<arch>/<name>.bpf.o`.
+pub fn probes() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-probes");
+        let r = root();
+        let output = Command::new(bin("coreship"))
+            .arg("build")
+            .arg("--arch")
+            .arg(std::env::consts::ARCH)
+            .arg("--out")
+            .arg(&out)
+            .args(["execsnoop", "opensnoop", "ustate"].map(|p| r.join(format!("bpf/{p}.bpf.c"))))
+            .args(
+                ["unavailable", "perf_count", "verifier_reject"]
+                    .map(|p| r.join(format!("bpf/tests/{p}.bpf.c"))),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "coreship build failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
+    })
+}
+
+/// The object of probe `name` for this machine's arch.
+pub fn object(name: &str) -> PathBuf {
+    probes()
+        .join(name)
+        .join(std::env::consts::ARCH)
+        .join(format!("{name}.bpf.o"))
+}
+
+/// A running `coreship-load`, with stdout and stderr collected in the background.
+pub struct Loader {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+    stderr_seen: Vec<String>,
+}
+
+/// What a finished loader printed.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// stdout lines parsed as JSON objects.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+fn pump(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Loader {
+    /// Starts `coreship-load run ARGS…` and waits (at most 30 s) until it reports its programs
+    /// attached. Panics with its stderr if it exits first.
+    pub fn start(args: &[&str]) -> Loader {
+        let mut child = Command::new(bin("coreship-load"))
+            .arg("run")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = pump(child.stdout.take().unwrap());
+        let stderr = pump(child.stderr.take().unwrap());
+        let mut loader = Loader {
+            child,
+            stdout,
+            stderr,
+            stderr_seen: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match loader.stderr.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    let attached = line.contains(": attached ");
+                    loader.stderr_seen.push(line);
+                    if attached {
+                        return loader;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = loader.child.wait().unwrap();
+                    panic!(
+                        "coreship-load exited ({status}) before attaching:\n{}",
+                        loader.stderr_seen.join("\n")
+                    );
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "coreship-load did not attach in 30 s"
+            );
+        }
+    }
+
+    /// The loader's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends SIGINT and collects everything it printed (waiting at most 30 s).
+    pub fn stop(self) -> Finished {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.finish()
+    }
+
+    /// Waits (at most 30 s) for it to exit by itself and collects its output.
+    pub fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("coreship-load did not exit within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let collect = |rx: &mpsc::Receiver<String>| {
+            let mut v = Vec::new();
+            while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
+                v.push(l);
+            }
+            v
+        };
+        let stdout = collect(&self.stdout).join("\n");
+        let mut stderr = std::mem::take(&mut self.stderr_seen);
+        stderr.extend(collect(&self.stderr));
+        Finished {
+            status,
+            stdout,
+            stderr: stderr.join("\n"),
+        }
+    }
+}
+
+/// Runs `coreship-load ARGS…` to completion.
+pub fn run_loader(args: &[&str]) -> Finished {
+    let out = Command::new(bin("coreship-load"))
+        .args(args)
+        .output()
+        .unwrap();
+    Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh temp directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("coreship-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
