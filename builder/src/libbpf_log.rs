@@ -1,44 +1,15 @@
 //! libbpf's own messages, captured per call and attached to the error they explain.
 //!
 //! libbpf prints its diagnostics ("failed to get EHDR from …", linker complaints) through one
-//! process-wide callback; by default it writes to stderr. A library must not print, and the
-//! errno libbpf returns alone rarely says what was wrong, so the builder routes the callback to
-//! a thread-local buffer while one of its libbpf calls runs and drops messages otherwise.
+//! process-wide callback. A library must not print, and the errno libbpf returns alone rarely
+//! says what was wrong, so each libbpf call runs under [`capture`] (the loader's thread-local
+//! capture) and a failure becomes a [`LibbpfError`] carrying what libbpf logged.
 
-use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::fmt;
-use std::sync::Once;
 
-use libbpf_rs::PrintLevel;
-
-thread_local! {
-    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
-}
-
-fn collect(_level: PrintLevel, msg: String) {
-    CAPTURED.with(|c| {
-        if let Some(lines) = c.borrow_mut().as_mut() {
-            lines.extend(
-                msg.lines()
-                    .map(|l| l.trim().trim_start_matches("libbpf: ").to_string())
-                    .filter(|l| !l.is_empty()),
-            );
-        }
-    });
-}
-
-/// Runs `f`, returning what libbpf logged on this thread meanwhile (warnings and errors).
-pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        libbpf_rs::set_print(Some((PrintLevel::Warn, collect)));
-    });
-    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
-    let r = f();
-    let log = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
-    (r, log)
-}
+/// Per-call capture of libbpf's log, shared with the loader (one place knows libbpf's log).
+pub(crate) use coreship_loader::libbpf_log::capture;
 
 /// A failed libbpf call: the error it returned and what it logged.
 #[derive(Debug)]
@@ -116,14 +87,5 @@ mod tests {
         assert!(!e.message().contains("Unknown error"), "{}", e.message());
         let e = LibbpfError::from_errno(2, vec![]);
         assert!(e.to_string().contains("No such file"), "{e}");
-    }
-
-    #[test]
-    fn capture_is_per_call() {
-        let (_, log) = capture(|| collect(PrintLevel::Warn, "libbpf: a\nb\n".into()));
-        assert_eq!(log, ["a", "b"]);
-        collect(PrintLevel::Warn, "dropped".into());
-        let (_, log) = capture(|| ());
-        assert!(log.is_empty());
     }
 }

@@ -19,7 +19,7 @@ pub mod attach;
 mod btf;
 mod elf;
 mod error;
-mod libbpf_log;
+pub mod libbpf_log;
 mod output;
 mod plan;
 mod printer;
@@ -36,7 +36,6 @@ pub use btf::{
 };
 pub use elf::BpfElf;
 pub use error::{AttachFailure, LoadError};
-pub use libbpf_log::install as capture_libbpf_log;
 pub use output::{
     counters_json, hist_json, log2_slot_bounds, render_counters, render_log2_hist, FormatCtx,
 };

@@ -1,51 +1,71 @@
-//! Captures libbpf's log so errors can quote what the kernel said.
+//! libbpf's log, captured per call so errors can quote what libbpf and the kernel said.
 //!
-//! libbpf reports verifier rejections and attach failures through its print callback, not
-//! through return values. We keep the recent lines in memory and pick out the verifier log
-//! (between libbpf's BEGIN/END PROG LOAD LOG markers) when a load fails.
+//! libbpf reports verifier rejections, attach failures and ELF problems through one
+//! process-wide print callback, not through return values. [`capture`] routes that callback
+//! into a thread-local buffer while a closure runs, so concurrent callers (the builder's
+//! parallel jobs) each get their own lines and libraries never print. The parsers below pick
+//! the verifier log (between libbpf's BEGIN/END PROG LOAD LOG markers), the failing program
+//! and its errno out of captured lines. Both the loader and the builder use this module.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::Once;
 
 use libbpf_rs::PrintLevel;
 
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+thread_local! {
+    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
 static ECHO: AtomicBool = AtomicBool::new(false);
 
-/// Lines kept: a verifier log can be long, its tail is what matters.
-const KEEP: usize = 4096;
-
-fn capture(level: PrintLevel, msg: String) {
+fn collect(level: PrintLevel, msg: String) {
     if ECHO.load(Ordering::Relaxed) && !matches!(level, PrintLevel::Debug) {
-        // The one place the library writes to stderr: the user asked for libbpf's log.
+        // The user asked for libbpf's log (`-v`): the one place the library writes to stderr.
         #[allow(clippy::print_stderr)]
         {
             eprint!("{msg}");
         }
     }
-    let mut lines = LINES.lock().unwrap_or_else(|p| p.into_inner());
-    for line in msg.lines() {
-        if lines.len() >= KEEP {
-            lines.drain(..KEEP / 2);
+    CAPTURED.with(|c| {
+        if let Some(lines) = c.borrow_mut().as_mut() {
+            lines.extend(
+                msg.lines()
+                    .map(|l| l.trim_end().trim_start_matches("libbpf: ").to_string())
+                    // `.coreship` carries output declarations for us, not for libbpf.
+                    .filter(|l| !l.trim().is_empty() && !is_coreship_section_note(l)),
+            );
         }
-        lines.push(line.to_string());
-    }
+    });
 }
 
-/// Routes libbpf's messages into the capture buffer; `echo` also copies warnings to stderr.
-pub fn install(echo: bool) {
+/// libbpf's note that it ignores `.coreship`: that section carries output declarations for
+/// coreship, not for libbpf, so the note is noise in every error.
+fn is_coreship_section_note(line: &str) -> bool {
+    line.contains("unrecognized data section") && line.contains(".coreship")
+}
+
+/// Also copies libbpf's warnings and info messages to stderr (the loader's `--verbose`).
+pub fn set_echo(echo: bool) {
     ECHO.store(echo, Ordering::Relaxed);
-    libbpf_rs::set_print(Some((PrintLevel::Info, capture)));
+    install();
 }
 
-/// Forgets captured lines (call before an operation whose log you want).
-pub fn clear() {
-    LINES.lock().unwrap_or_else(|p| p.into_inner()).clear();
+fn install() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        libbpf_rs::set_print(Some((PrintLevel::Info, collect)));
+    });
 }
 
-/// All captured lines.
-pub fn lines() -> Vec<String> {
-    LINES.lock().unwrap_or_else(|p| p.into_inner()).clone()
+/// Runs `f`, returning what libbpf logged on this thread meanwhile (info and worse).
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    install();
+    let outer = CAPTURED.with(|c| c.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let log = CAPTURED
+        .with(|c| std::mem::replace(&mut *c.borrow_mut(), outer))
+        .unwrap_or_default();
+    (r, log)
 }
 
 /// The last `n` lines of the verifier log libbpf printed for `prog`, if any.
@@ -133,6 +153,28 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect()
+    }
+
+    #[test]
+    fn capture_is_per_call_and_nests() {
+        let (_, log) = capture(|| collect(PrintLevel::Warn, "libbpf: a\nb\n".into()));
+        assert_eq!(log, ["a", "b"]);
+        collect(PrintLevel::Warn, "dropped".into());
+        let (inner, outer) = capture(|| {
+            collect(PrintLevel::Warn, "outer".into());
+            capture(|| collect(PrintLevel::Warn, "inner".into())).1
+        });
+        assert_eq!(
+            (inner, outer),
+            (vec!["inner".to_string()], vec!["outer".to_string()])
+        );
+        let (_, log) = capture(|| {
+            collect(
+                PrintLevel::Info,
+                "libbpf: elf: skipping unrecognized data section(8) .coreship".into(),
+            )
+        });
+        assert!(log.is_empty(), "{log:?}");
     }
 
     #[test]

@@ -137,7 +137,6 @@ pub(crate) fn open(
     btf: Option<&Path>,
 ) -> Result<OpenObject, LoadError> {
     crate::BpfElf::parse(bytes, path)?;
-    libbpf_log::clear();
     let mut builder = ObjectBuilder::default();
     let open_err = |said: String| LoadError::Open {
         path: path.to_path_buf(),
@@ -155,9 +154,8 @@ pub(crate) fn open(
             .btf_custom_path(btf)
             .map_err(|e| open_err(e.to_string()))?;
     }
-    builder
-        .open_memory(bytes)
-        .map_err(|e| open_err(last_warning().unwrap_or_else(|| format!("{e:#}"))))
+    let (result, log) = libbpf_log::capture(|| builder.open_memory(bytes));
+    result.map_err(|e| open_err(last_line(&log).unwrap_or_else(|| format!("{e:#}"))))
 }
 
 /// Loads the object; with `allow_partial`, programs the kernel refuses are switched off and
@@ -181,19 +179,18 @@ fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure
                 )
             })
             .collect();
-        libbpf_log::clear();
-        let err = match open.load() {
+        let (result, lines) = libbpf_log::capture(|| open.load());
+        let err = match result {
             Ok(object) => return Ok((object, disabled)),
             Err(e) => e,
         };
-        let lines = libbpf_log::lines();
         let errno = errno_of(&err)
             .or_else(|| libbpf_log::failed_errno(&lines))
             .map(|c| c.abs());
         let Some(program) = libbpf_log::failed_program(&lines) else {
             return Err(LoadError::Load {
                 path: src.path.clone(),
-                said: last_warning().unwrap_or_else(|| format!("{err:#}")),
+                said: last_line(&lines).unwrap_or_else(|| format!("{err:#}")),
             });
         };
         let kind = sections
@@ -211,7 +208,7 @@ fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure
         if disabled.iter().any(|f| f.program == program) {
             return Err(LoadError::Load {
                 path: src.path.clone(),
-                said: last_warning().unwrap_or_else(|| format!("{err:#}")),
+                said: last_line(&lines).unwrap_or_else(|| format!("{err:#}")),
             });
         }
         // A kernel that refuses a whole program kind is not the probe's fault: keep going so
@@ -241,11 +238,7 @@ fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure
     }
 }
 
-/// libbpf's last warning line, without its "libbpf: " prefix.
-fn last_warning() -> Option<String> {
-    libbpf_log::lines()
-        .iter()
-        .rev()
-        .find(|l| !l.contains("skipping unrecognized data section") && !l.trim().is_empty())
-        .map(|l| l.trim_start_matches("libbpf: ").trim().to_string())
+/// The last line libbpf logged, which usually names the failure.
+fn last_line(lines: &[String]) -> Option<String> {
+    lines.last().map(|l| l.trim().to_string())
 }

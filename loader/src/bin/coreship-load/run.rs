@@ -73,7 +73,7 @@ fn parse_event(s: &str) -> Result<EventOverride, String> {
 
 /// Runs `coreship-load run`.
 pub fn exec(args: Args) -> anyhow::Result<()> {
-    coreship_loader::capture_libbpf_log(args.verbose);
+    coreship_loader::libbpf_log::set_echo(args.verbose);
     signals::install();
     let arch = match args.arch {
         Some(a) => a,
