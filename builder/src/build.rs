@@ -220,14 +220,15 @@ pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
 /// (root, target dir, probes) from the files given or the workspace manifest.
 fn select_probes(opts: &BuildOpts) -> Result<(PathBuf, PathBuf, Vec<ProbeSpec>), BuildError> {
     if !opts.files.is_empty() {
-        let cwd =
-            std::env::current_dir().map_err(BuildError::io("read", "the current directory"))?;
-        let root = absolute_dir(&cwd)?;
         let probes = opts
             .files
             .iter()
             .map(|f| probe_from_file(f, opts.version.as_deref()))
             .collect::<Result<Vec<_>, _>>()?;
+        // The project the files belong to, not the current directory: it decides which
+        // `bpf/include` is used and how paths are recorded, so a file builds the same from
+        // anywhere.
+        let root = project_root(&probes[0].source);
         let probes = filter_by_name(probes, &opts.probes)?;
         return Ok((root.clone(), root.join("target"), probes));
     }
@@ -268,6 +269,20 @@ fn filter_by_name(probes: Vec<ProbeSpec>, names: &[String]) -> Result<Vec<ProbeS
         .into_iter()
         .filter(|p| names.contains(&p.name))
         .collect())
+}
+
+/// The nearest ancestor of `source` holding a `Cargo.toml`, a `.git` or a `bpf/include`
+/// directory; the source's own directory when there is none.
+fn project_root(source: &Path) -> PathBuf {
+    let dir = source.parent().unwrap_or(Path::new("/"));
+    dir.ancestors()
+        .find(|d| {
+            d.join("Cargo.toml").is_file()
+                || d.join(".git").exists()
+                || d.join("bpf/include").is_dir()
+        })
+        .unwrap_or(dir)
+        .to_path_buf()
 }
 
 /// A probe for a `NAME.bpf.c` given on the command line.
