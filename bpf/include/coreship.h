@@ -24,8 +24,9 @@
  *   - Counter maps are per-CPU hashes from the key to a __u64, summed by the loader and
  *     printed sorted by count.
  *   - Event struct members named `ts`, `ts_ns` or `timestamp` are bpf_ktime_get_ns() values
- *     and are printed relative to the loader's start. char arrays print as strings, enums
- *     by name.
+ *     and are printed relative to the loader's start. Unsigned 64-bit members named `ip`,
+ *     `addr`, `*_ip` or `*_addr` are addresses and print in hex, like pointers. char arrays
+ *     print as strings, enums by name.
  */
 #ifndef __CORESHIP_H
 #define __CORESHIP_H

@@ -1,6 +1,7 @@
 //! The text form of an [`Inspection`]: aligned tables, one per kind of thing.
 
 use super::Inspection;
+use coreship_loader::attach::AttachKind;
 use std::fmt::Write as _;
 
 /// Shown for programs whose section names no attach point (`uprobe`, `xdp`, …).
@@ -20,17 +21,19 @@ impl Inspection {
 
         let programs = self.programs.iter().map(|p| {
             let attach = p.attach.as_deref().unwrap_or(ATTACH_LATER);
-            vec![
-                p.name.clone(),
-                p.section.clone(),
-                p.prog_type.clone(),
-                attach.into(),
-            ]
+            // How it attaches (uprobe, kretprobe, …) says more than libbpf's program type
+            // (a uprobe is a `kprobe` program); JSON keeps both.
+            let kind = AttachKind::from_section(&p.section);
+            let kind = match kind {
+                AttachKind::Other { .. } => p.prog_type.clone(),
+                k => k.name().to_string(),
+            };
+            vec![p.name.clone(), p.section.clone(), kind, attach.into()]
         });
         section(
             &mut out,
             "programs",
-            &["NAME", "SECTION", "TYPE", "ATTACH"],
+            &["NAME", "SECTION", "KIND", "ATTACH"],
             programs,
         );
 
@@ -195,7 +198,7 @@ mod tests {
     fn text_has_every_table() {
         let text = sample().to_text();
         assert!(
-            text.contains("  probe  uprobe   kprobe  (target given at attach time)\n"),
+            text.contains("  probe  uprobe   uprobe  (target given at attach time)\n"),
             "{text}"
         );
         assert!(

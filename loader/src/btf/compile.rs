@@ -10,6 +10,12 @@ use super::{BtfError, Layout, ObjectBtf};
 /// Member names coreship.h documents as `bpf_ktime_get_ns()` timestamps.
 const TIMESTAMP_NAMES: [&str; 3] = ["ts", "ts_ns", "timestamp"];
 
+/// Whether an integer member holds an address (printed in hex like a pointer): `ip`, `addr`,
+/// `*_ip`, `*_addr`, as coreship.h documents.
+fn is_address_name(member: &str) -> bool {
+    member == "ip" || member == "addr" || member.ends_with("_ip") || member.ends_with("_addr")
+}
+
 /// Element type names that make an array a string.
 const CHAR_NAMES: [&str; 3] = ["char", "signed char", "unsigned char"];
 
@@ -225,11 +231,23 @@ fn int_kind(i: &Int, member: &str) -> ScalarKind {
     match size {
         _ if i.is_bool() && size <= 16 => ScalarKind::Bool { size: size as u8 },
         8 if TIMESTAMP_NAMES.contains(&member) => ScalarKind::Timestamp,
+        8 if !i.is_signed() && is_address_name(member) => ScalarKind::Ptr { size: 8 },
         1 | 2 | 4 | 8 | 16 => ScalarKind::Int {
             size: size as u8,
             signed: i.is_signed(),
         },
         len => ScalarKind::Bytes { len },
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn address_names_are_recognized() {
+    for yes in ["ip", "addr", "func_ip", "ret_addr"] {
+        assert!(is_address_name(yes), "{yes}");
+    }
+    for no in ["ipaddr_count", "pid", "zip", "address"] {
+        assert!(!is_address_name(no), "{no}");
     }
 }
 
