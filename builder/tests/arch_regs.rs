@@ -36,7 +36,12 @@ fn each_arch_reads_its_own_register_layout() {
     let src = workspace().join("bpf/ustate.bpf.c");
     let out = coreship(
         dir.path(),
-        &["build", "--out", dir.path().to_str().unwrap(), src.to_str().unwrap()],
+        &[
+            "build",
+            "--out",
+            dir.path().to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
     );
     ok(&out);
     let obj = |arch: &str| dir.path().join("ustate").join(arch).join("ustate.bpf.o");

@@ -48,7 +48,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Loads `src`, attaches it, streams its events to `out` until `stop` is set or the duration
 /// passes, then prints its tables and detaches everything. `ready` is called once programs are
-/// attached (the binary prints a status line there).
+/// attached and every event buffer is being read (the binary prints a status line there).
 pub fn run(
     src: &ProbeSource,
     opts: &RunOpts,
@@ -75,7 +75,6 @@ pub fn run(
         .map(|m| m.name().to_string_lossy().into_owned())
         .collect();
     let plan = OutputPlan::new(&btf, &event_maps, &opts.events)?;
-    ready(&session, &plan);
 
     let printer = RefCell::new(Printer::new(out, opts.format, ctx));
     for ev in &plan.events {
@@ -142,6 +141,10 @@ pub fn run(
     } else {
         None
     };
+
+    // Only now is every buffer open: a perf event array drops records for CPUs without a
+    // reader, so "ready" must not be announced before this point.
+    ready(&session, &plan);
 
     let deadline = opts.duration.map(|d| started + d);
     let mut next_tables = opts.interval.map(|i| Instant::now() + i);

@@ -352,3 +352,92 @@ fn perf_event_sampling_runs_on_the_cpus() {
     // 199 Hz for at least 0.5 s on the busy CPU: dozens of samples.
     assert!(total >= 20, "{samples}");
 }
+
+#[test]
+fn libbpf_tools_style_objects_decode_with_an_event_type_from_the_command_line() {
+    if !bpf_available() {
+        return;
+    }
+    let obj = object("plain_events");
+    let me = std::process::id() as u64;
+    let getppid = || {
+        for _ in 0..3 {
+            // SAFETY: getppid has no preconditions.
+            unsafe { libc::getppid() };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+
+    let loader = Loader::start(&[
+        obj.to_str().unwrap(),
+        "--event",
+        "events=struct event",
+        "--format",
+        "json",
+    ]);
+    getppid();
+    let done = loader.stop();
+    assert!(done.status.success(), "{}", done.stderr);
+    let mine: Vec<_> = done.json().into_iter().filter(|e| e["pid"] == me).collect();
+    assert!(mine.len() >= 3, "perf buffer events:\n{}", done.stdout);
+    assert!(
+        mine.iter()
+            .all(|e| e["comm"].is_string() && e["uid"].is_u64()),
+        "{mine:?}"
+    );
+
+    // Without --event the records still print (as hex), with a hint naming the option.
+    let loader = Loader::start(&[obj.to_str().unwrap(), "--format", "json"]);
+    getppid();
+    let done = loader.stop();
+    assert!(done.stderr.contains("--event events="), "{}", done.stderr);
+    assert!(
+        done.json()
+            .iter()
+            .any(|e| e["map"] == "events" && e["hex"].is_string()),
+        "{}\n{}",
+        done.stdout,
+        done.stderr
+    );
+
+    // A type the object does not have is a one-line error naming it.
+    let out = common::run_loader(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--event",
+        "events=struct evnt",
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("struct evnt"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn an_explicit_btf_file_is_used_for_relocation() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = TempDir::new("btf");
+    let btf = dir.0.join("vmlinux.btf");
+    std::fs::copy("/sys/kernel/btf/vmlinux", &btf).unwrap();
+    let loader = Loader::start(&[
+        object("execsnoop").to_str().unwrap(),
+        "--btf",
+        btf.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id() as u64;
+    child.wait_with_output().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let done = loader.stop();
+    let me = std::process::id() as u64;
+    assert!(
+        done.json()
+            .iter()
+            .any(|e| e["pid"] == pid && e["ppid"] == me),
+        "{}",
+        done.stdout
+    );
+}

@@ -88,8 +88,13 @@ pub fn probes() -> &'static Path {
             .arg(&out)
             .args(["execsnoop", "opensnoop", "ustate"].map(|p| r.join(format!("bpf/{p}.bpf.c"))))
             .args(
-                ["unavailable", "perf_count", "verifier_reject"]
-                    .map(|p| r.join(format!("bpf/tests/{p}.bpf.c"))),
+                [
+                    "unavailable",
+                    "perf_count",
+                    "verifier_reject",
+                    "plain_events",
+                ]
+                .map(|p| r.join(format!("bpf/tests/{p}.bpf.c"))),
             )
             .output()
             .unwrap();

@@ -28,7 +28,7 @@ pub struct Args {
     /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
     #[arg(long, value_name = "FILE")]
     btf: Option<PathBuf>,
-    /// Attach target for a program: PROG=[KIND:]TARGET, e.g. enter=uprobe:/bin/bash:readline
+    /// Attach target for a program: PROG=TARGET or PROG=KIND:TARGET, e.g. enter=uprobe:/bin/bash:readline
     #[arg(long, value_name = "PROG=TARGET", value_parser = parse_spec)]
     attach: Vec<AttachSpec>,
     /// Target for every uprobe/uretprobe program whose section names none: /PATH:FUNC[+OFF]
