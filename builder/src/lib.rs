@@ -23,6 +23,7 @@
 //! Nothing here prints: results come back as [`BuildReport`], failures as typed errors that
 //! carry the file, the command line and the compiler's stderr.
 #![deny(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod btf_order;

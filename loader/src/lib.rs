@@ -14,6 +14,7 @@
 //! 4. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
 //!    and counters at each interval and at exit.
 #![deny(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod attach;
 mod btf;

@@ -441,3 +441,32 @@ fn an_explicit_btf_file_is_used_for_relocation() {
         done.stdout
     );
 }
+
+#[test]
+fn interval_prints_tables_repeatedly_and_sigterm_stops_cleanly() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = TempDir::new("interval");
+    let demo = build_demo(&dir.0);
+    let target = format!("{}:print_curr_state_one", demo.display());
+    let loader = Loader::start(&[
+        object("ustate").to_str().unwrap(),
+        "--uprobe",
+        &target,
+        "--interval",
+        "300ms",
+        "--format",
+        "json",
+    ]);
+    Command::new(&demo).args(["5", "1000"]).output().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(loader.pid(), libc::SIGTERM) };
+    let done = loader.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(done.stderr.contains("detached"), "{}", done.stderr);
+    let hists = done.json().into_iter().filter(|e| e["map"] == "latency_ns").count();
+    // At least two interval prints in one second, plus the one at exit.
+    assert!(hists >= 3, "{hists} histogram prints:\n{}", done.stdout);
+}

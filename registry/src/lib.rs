@@ -10,6 +10,7 @@
 //! the same description as an artifact config blob. Nothing here touches the kernel or the
 //! network.
 #![deny(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod arch;
 mod digest;
