@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace)
+packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace systemtap-sdt-dev python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

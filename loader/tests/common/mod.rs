@@ -73,36 +73,42 @@ fn which(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// The repo's probes built once for this machine's arch; returns the output dir holding
+/// Every probe declared in the workspace's Cargo.toml plus the test probes in
+/// `bpf/tests/`, built once for this machine's arch; returns the output dir holding
 /// `<name>/package.json` and `<name>/<arch>/<name>.bpf.o`.
 pub fn probes() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-probes");
         let r = root();
-        let output = Command::new(bin("coreship"))
-            .arg("build")
-            .arg("--arch")
-            .arg(std::env::consts::ARCH)
-            .arg("--out")
-            .arg(&out)
-            .args(["execsnoop", "opensnoop", "ustate"].map(|p| r.join(format!("bpf/{p}.bpf.c"))))
-            .args(
-                [
-                    "unavailable",
-                    "perf_count",
-                    "verifier_reject",
-                    "plain_events",
-                ]
-                .map(|p| r.join(format!("bpf/tests/{p}.bpf.c"))),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "coreship build failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        let build = |args: &mut Command| {
+            let output = args
+                .arg("--arch")
+                .arg(std::env::consts::ARCH)
+                .arg("--out")
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "coreship build failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        build(
+            Command::new(bin("coreship"))
+                .arg("build")
+                .arg("--manifest-path")
+                .arg(r.join("Cargo.toml")),
         );
+        let mut tests: Vec<PathBuf> = std::fs::read_dir(r.join("bpf/tests"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".bpf.c"))
+            .collect();
+        tests.sort();
+        build(Command::new(bin("coreship")).arg("build").args(&tests));
         out
     })
 }
