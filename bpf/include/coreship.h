@@ -14,6 +14,7 @@
  *   CORESHIP_HIST(lat, 10240);                           log2 histogram, no key
  *   CORESHIP_HIST_KEYED(lat, struct key, 10240);         log2 histogram per key
  *   CORESHIP_COUNTER(calls, struct key, 10240);          per-CPU counter per key, summed by the loader
+ *   CORESHIP_STACKS(stacks, 16384);                      stack trace map (ids for stack profiles)
  *
  * Map conventions (the loader relies on them):
  *   - Each declaration emits a global variable `__coreship_<kind>__<map>` in section
@@ -23,10 +24,38 @@
  *     slot N counts values in [2^(N-1), 2^N), slot 0 counts zero. The loader sums CPUs.
  *   - Counter maps are per-CPU hashes from the key to a __u64, summed by the loader and
  *     printed sorted by count.
+ *   - Stack profiles: a counter whose key struct has `__s32` (or `__u32`) members named
+ *     `kstack` and/or `ustack` holds stack ids from `bpf_get_stackid(ctx, &stacks, 0)`
+ *     (kernel) and `bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK)` (user); a negative id
+ *     means no stack. The loader reads the ids through the object's one CORESHIP_STACKS map
+ *     (its marker is `__coreship_stacks__<map>`, type `__u64 *`) and symbolizes them on the
+ *     target (kernel: /proc/kallsyms; user: the ELF symbols of the files mapped by `pid`),
+ *     printing stacks, folded stacks (`--format folded`, the first frame is `comm`) or a
+ *     flame graph (`--flamegraph FILE`). Optional members `pid` (process id, used to find
+ *     the mapped files) and `comm` (char[16]); other members are printed as key columns.
  *   - Event struct members named `ts`, `ts_ns` or `timestamp` are bpf_ktime_get_ns() values
  *     and are printed relative to the loader's start. Unsigned 64-bit members named `ip`,
  *     `addr`, `*_ip` or `*_addr` are addresses and print in hex, like pointers. char arrays
  *     print as strings, enums by name.
+ *   - Unsigned 32-bit members named `dev` (in events and map keys) are the kernel's dev_t
+ *     as block tracepoints report it (major = dev >> 20, minor = dev & 0xfffff) and print
+ *     as the block device's name from /sys/dev/block/MAJ:MIN/uevent (`vda`), or `MAJ:MIN`
+ *     when no block device has that number.
+ *
+ * Program conventions: alternative implementations of one probe point are programs named
+ * `BASE__KIND`, KIND one of fentry, fexit, tp_btf (trampoline family, preferred) or kprobe,
+ * kretprobe, raw_tp, tp (classic family), e.g. `nanosleep_enter__fentry` and
+ * `nanosleep_enter__kprobe`. The loader loads only the best alternative of each BASE, in
+ * that order, and moves to the next when the kernel refuses to load it (fentry: EPERM) or
+ * it cannot attach (kprobe: CONFIG_KPROBES off); the group is reported unavailable, with
+ * each alternative's reason, only when none works. Alternatives usually share maps (an
+ * entry's stash, the output maps), so any mix of chosen alternatives works together.
+ *
+ * Settings: a probe's options are `const volatile` globals (libbpf-tools style, e.g.
+ * `const volatile bool per_disk = false;`), set before load with `coreship-load run
+ * --set NAME=VALUE` (integers in decimal or 0x hex, bool true/false/1/0, enums by variant
+ * name or number, char arrays as strings) and listed with their defaults by
+ * `coreship inspect`. Globals of .data and .bss can be set the same way.
  */
 #ifndef __CORESHIP_H
 #define __CORESHIP_H
@@ -153,5 +182,23 @@ static __always_inline __u32 coreship_log2_slot(__u64 v)
 		struct coreship_nokey __nk = {};                                               \
 		coreship_hist_add_keyed(map, __nk, value);                                     \
 	})
+
+/* Frames kept per stack: the kernel's PERF_MAX_STACK_DEPTH default. */
+#define CORESHIP_STACK_DEPTH 127
+
+/*
+ * A stack trace map of at most MAX_STACKS stacks: stack id (__u32) to up to
+ * CORESHIP_STACK_DEPTH instruction pointers, innermost first, zero-padded. Fill it with
+ * bpf_get_stackid(ctx, &MAP, 0) (kernel stack) or BPF_F_USER_STACK (user stack, walked by
+ * frame pointers) and count the ids in a CORESHIP_COUNTER keyed by `kstack`/`ustack`.
+ */
+#define CORESHIP_STACKS(map, max_stacks)                                                       \
+	struct {                                                                               \
+		__uint(type, BPF_MAP_TYPE_STACK_TRACE);                                        \
+		__uint(max_entries, max_stacks);                                               \
+		__type(key, __u32);                                                            \
+		__type(value, __u64[CORESHIP_STACK_DEPTH]);                                    \
+	} map SEC(".maps");                                                                    \
+	__CORESHIP_MARK(stacks, map, __u64)
 
 #endif /* __CORESHIP_H */

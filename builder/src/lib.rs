@@ -52,7 +52,7 @@ pub use error::BuildError;
 pub use fs::write_atomic;
 pub use inspect::{
     inspect_bytes, inspect_file, BtfExt, BtfExtError, CoreReloGroup, CoreReloKind, CoreReloRecord,
-    CoreRelocation, InspectError, InspectedMap, Inspection, SectionRelocations,
+    CoreRelocation, InspectError, InspectedMap, InspectedSetting, Inspection, SectionRelocations,
 };
 pub use libbpf_log::LibbpfError;
 pub use link::LinkError;

@@ -70,7 +70,7 @@ pub enum LoadError {
         failures: Vec<AttachFailure>,
     },
     /// Nothing ended up attached.
-    #[error("no program attached: {}", attach_summary(failures))]
+    #[error("no program attached: {}", failure_list(failures))]
     NothingAttached {
         /// Each program that failed and why.
         failures: Vec<AttachFailure>,
@@ -102,6 +102,12 @@ pub enum LoadError {
         #[source]
         source: libbpf_rs::Error,
     },
+    /// A `--set NAME=VALUE` names no variable of the probe or does not fit its type.
+    #[error("cannot apply --set")]
+    Setting(#[from] crate::SettingError),
+    /// A stack profile cannot be printed as asked (see [`crate::StackError`]).
+    #[error(transparent)]
+    Stacks(#[from] crate::StackError),
     /// Writing output failed (e.g. stdout closed).
     #[error("writing output failed")]
     Write(#[source] std::io::Error),
@@ -110,9 +116,9 @@ pub enum LoadError {
 /// A program that could not attach, and why, in words a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachFailure {
-    /// Program name.
+    /// Program name; `group BASE` for a group of alternatives (`BASE__KIND` programs).
     pub program: String,
-    /// The attach kind and target, e.g. `kprobe do_nanosleep`.
+    /// The attach kind and target, e.g. `kprobe do_nanosleep`; empty for a group.
     pub target: String,
     /// The reason.
     pub reason: String,
@@ -120,6 +126,9 @@ pub struct AttachFailure {
 
 impl std::fmt::Display for AttachFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.target.is_empty() {
+            return write!(f, "program {}: {}", self.program, self.reason);
+        }
         write!(
             f,
             "program {} ({}): {}",
@@ -128,12 +137,16 @@ impl std::fmt::Display for AttachFailure {
     }
 }
 
-fn attach_summary(failures: &[AttachFailure]) -> String {
-    let mut s = failures
+fn failure_list(failures: &[AttachFailure]) -> String {
+    failures
         .iter()
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
-        .join("; ");
+        .join("; ")
+}
+
+fn attach_summary(failures: &[AttachFailure]) -> String {
+    let mut s = failure_list(failures);
     if failures.len() == 1 {
         s.push_str(" (use --allow-partial to run the other programs)");
     } else if !failures.is_empty() {
@@ -142,7 +155,8 @@ fn attach_summary(failures: &[AttachFailure]) -> String {
     s
 }
 
-/// The errno inside a libbpf-rs error, if it carries one.
+/// The errno inside a libbpf-rs error, if it carries one. libbpf-rs keeps the OS error's
+/// kind but not always its raw code (attach errors lose it), so the kind is mapped back.
 pub(crate) fn errno_of(err: &libbpf_rs::Error) -> Option<i32> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
@@ -153,7 +167,20 @@ pub(crate) fn errno_of(err: &libbpf_rs::Error) -> Option<i32> {
         }
         cur = e.source();
     }
-    None
+    use libbpf_rs::ErrorKind as K;
+    Some(match err.kind() {
+        K::NotFound => libc::ENOENT,
+        K::PermissionDenied => libc::EPERM,
+        K::AlreadyExists => libc::EEXIST,
+        K::WouldBlock => libc::EAGAIN,
+        K::InvalidInput => libc::EINVAL,
+        K::TimedOut => libc::ETIMEDOUT,
+        K::Interrupted => libc::EINTR,
+        K::Unsupported => libc::EOPNOTSUPP,
+        K::OutOfMemory => libc::ENOMEM,
+        K::TooBig => libc::E2BIG,
+        _ => return None,
+    })
 }
 
 /// `ENOENT (No such file or directory)`-style text for an errno.

@@ -8,7 +8,8 @@
 //! 2. **elf / btf** (pure): check the ELF is BPF, parse its BTF into an [`ObjectBtf`], find the
 //!    output declarations `coreship.h` left there, and compile each record type into a
 //!    [`Layout`] that decodes bytes without further BTF lookups.
-//! 3. **session** (privileged): libbpf opens, CO-RE-relocates and loads the object; every
+//! 3. **session** (privileged): libbpf opens the object, `--set` values ([`SetArg`]) are
+//!    written into its `const volatile` globals, and libbpf CO-RE-relocates and loads it; every
 //!    program attaches by its section kind (one module per kind under `attach`). A
 //!    [`Session`] owns the links: dropping it detaches everything.
 //! 4. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
@@ -18,6 +19,7 @@
 
 pub mod attach;
 mod btf;
+mod devices;
 mod elf;
 mod error;
 pub mod libbpf_log;
@@ -26,23 +28,29 @@ mod plan;
 mod printer;
 mod run;
 mod session;
+mod settings;
 mod source;
+mod stacks;
 mod summary;
 mod tables;
 
 pub use attach::{AttachOpts, AttachSpec};
 pub use btf::{
-    BtfError, Column, DecodeError, Endian, HistKey, Layout, Marker, ObjectBtf, Value, HIST_SLOTS,
-    MARKER_SECTION,
+    BtfError, Column, DecodeError, Endian, HistKey, Layout, Marker, ObjectBtf, Setting,
+    SettingError, SettingValue, Value, HIST_SLOTS, MARKER_SECTION, SETTING_SECTIONS,
 };
+pub use devices::block_device_names;
 pub use elf::BpfElf;
 pub use error::{AttachFailure, LoadError};
 pub use output::{
-    counters_json, hist_json, log2_slot_bounds, render_counters, render_log2_hist, FormatCtx,
+    counters_json, hist_json, kernel_dev, kernel_dev_split, log2_slot_bounds, parse_uevent,
+    render_counters, render_log2_hist, DeviceNames, FormatCtx,
 };
 pub use plan::{CounterPlan, EventOverride, EventsPlan, HistPlan, OutputPlan};
 pub use printer::{Format, Printer};
 pub use run::{monotonic_ns, run, RunOpts, RunReport};
 pub use session::{LoadOpts, Session};
+pub use settings::{object_settings, SetArg, SettingInfo};
 pub use source::{object_name, ProbeSource};
+pub use stacks::{StackError, FLAMEGRAPH_SUPPORTED};
 pub use summary::{map_type_name, prog_type_name, ObjectSummary};

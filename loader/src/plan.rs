@@ -67,6 +67,9 @@ pub struct OutputPlan {
     pub counters: Vec<CounterPlan>,
     /// Event-capable maps with no declared record type (printed as hex).
     pub undeclared: Vec<String>,
+    /// Stack trace maps declared with `CORESHIP_STACKS`: where the stack ids of
+    /// stack-profile counters (keys with `kstack`/`ustack`) are resolved.
+    pub stacks: Vec<String>,
 }
 
 impl OutputPlan {
@@ -122,6 +125,7 @@ impl OutputPlan {
                     key: btf.layout(mk.type_id).map_err(|e| out_err(&mk.map, e))?,
                     map: mk.map,
                 }),
+                OutputKind::Stacks => plan.stacks.push(mk.map),
             }
         }
         plan.undeclared = event_maps

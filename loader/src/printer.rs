@@ -12,6 +12,9 @@ pub enum Format {
     Text,
     /// One JSON object per line.
     Json,
+    /// Stack profiles as folded stacks (`comm;outer;…;inner COUNT`, for flame graph tools);
+    /// everything else as [`Format::Text`].
+    Folded,
 }
 
 /// Writes decoded records and tables to one output, counting what it saw.
@@ -51,7 +54,7 @@ impl<'w> Printer<'w> {
 
     /// Writes the column header for `layout` (text format only).
     pub fn header(&mut self, layout: &Layout) {
-        if self.format == Format::Text {
+        if self.format != Format::Json {
             self.line.clear();
             layout.write_header(&mut self.line);
             self.line.push('\n');
@@ -63,7 +66,7 @@ impl<'w> Printer<'w> {
     pub fn record(&mut self, layout: &Layout, data: &[u8]) {
         self.line.clear();
         let r = match self.format {
-            Format::Text => layout.write_text(data, &self.ctx, &mut self.line),
+            Format::Text | Format::Folded => layout.write_text(data, &self.ctx, &mut self.line),
             Format::Json => layout.write_json(data, &self.ctx, &mut self.line),
         };
         if r.is_err() {
@@ -80,7 +83,7 @@ impl<'w> Printer<'w> {
         use std::fmt::Write as _;
         self.line.clear();
         match self.format {
-            Format::Text => {
+            Format::Text | Format::Folded => {
                 let _ = write!(self.line, "{map}: ");
             }
             Format::Json => {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapType, PerfBufferBuilder, RingBufferBuilder};
 
 use crate::plan::{EventOverride, OutputPlan};
+use crate::stacks::StackTables;
 use crate::{
     tables, BpfElf, Format, FormatCtx, LoadError, LoadOpts, ObjectBtf, Printer, ProbeSource,
     Session,
@@ -26,6 +27,8 @@ pub struct RunOpts {
     pub interval: Option<Duration>,
     /// Record types for maps not declared with coreship.h.
     pub events: Vec<EventOverride>,
+    /// Write the stack profile as an SVG flame graph here (at each interval and at exit).
+    pub flamegraph: Option<std::path::PathBuf>,
 }
 
 /// What a run saw.
@@ -59,6 +62,7 @@ pub fn run(
     let started = Instant::now();
     let ctx = FormatCtx {
         start_mono_ns: monotonic_ns(),
+        devices: crate::devices::block_device_names(),
     };
     let elf = BpfElf::parse(&src.bytes, &src.path)?;
     let btf = ObjectBtf::from_bytes(elf.btf).map_err(|source| LoadError::Btf {
@@ -75,8 +79,9 @@ pub fn run(
         .map(|m| m.name().to_string_lossy().into_owned())
         .collect();
     let plan = OutputPlan::new(&btf, &event_maps, &opts.events)?;
+    let stacks = StackTables::new(&plan, opts.flamegraph.as_deref(), &src.name)?;
 
-    let printer = RefCell::new(Printer::new(out, opts.format, ctx));
+    let printer = RefCell::new(Printer::new(out, opts.format, ctx.clone()));
     for ev in &plan.events {
         printer.borrow_mut().header(&ev.layout);
     }
@@ -175,9 +180,10 @@ pub fn run(
         if ring.is_none() && perf_buffers.is_empty() {
             std::thread::sleep(wait);
         }
+        stacks.watch(session.object());
         if let Some(t) = next_tables {
             if Instant::now() >= t && has_tables {
-                result = print_tables(&session, &plan, &printer, &ctx);
+                result = print_tables(&session, &plan, &stacks, &printer, &ctx);
                 next_tables = opts.interval.map(|i| Instant::now() + i);
             }
         }
@@ -197,7 +203,7 @@ pub fn run(
     }
     result?;
     if has_tables {
-        print_tables(&session, &plan, &printer, &ctx)?;
+        print_tables(&session, &plan, &stacks, &printer, &ctx)?;
     }
     let mut p = printer.borrow_mut();
     p.flush()?;
@@ -219,13 +225,21 @@ pub fn run(
 fn print_tables(
     session: &Session,
     plan: &OutputPlan,
+    stacks: &StackTables,
     printer: &RefCell<Printer<'_>>,
     ctx: &FormatCtx,
 ) -> Result<(), LoadError> {
     let format = printer.borrow().format();
     let mut s = String::new();
     tables::render_hists(session.object(), &plan.hists, format, ctx, &mut s)?;
-    tables::render_counters(session.object(), &plan.counters, format, ctx, &mut s)?;
+    tables::render_counters(
+        session.object(),
+        &plan.counters,
+        stacks,
+        format,
+        ctx,
+        &mut s,
+    )?;
     let mut p = printer.borrow_mut();
     p.text(&s);
     p.flush()

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use libbpf_rs::{Link, Object, ObjectBuilder, OpenObject};
 
-use crate::attach::{attach_program, trampoline, AttachKind, AttachOpts, AttachSpec};
+use crate::attach::alternatives::{Alternatives, Fallback};
+use crate::attach::{
+    attach_program, trampoline, try_attach, AttachKind, AttachOpts, AttachSpec, Refusal,
+};
 use crate::error::{errno_of, errno_text};
 use crate::{libbpf_log, AttachFailure, LoadError, ProbeSource};
 
@@ -25,6 +28,8 @@ pub struct LoadOpts {
     pub attach_opts: AttachOpts,
     /// Run the programs that load and attach even if others do not.
     pub allow_partial: bool,
+    /// `--set NAME=VALUE`: values for the probe's `const volatile` globals, written before load.
+    pub set: Vec<crate::SetArg>,
 }
 
 /// A loaded object with its attached programs.
@@ -61,43 +66,21 @@ impl Session {
             }
         }
 
-        let (object, mut failures) = load(src, opts)?;
-        let mut links = Vec::new();
-        for prog in object.progs_mut() {
-            if !prog.autoload() {
-                continue;
+        // Alternatives of one probe point (`BASE__KIND`, see `attach::alternatives`) are loaded
+        // one at a time, best first. An alternative that fails to attach needs the object
+        // loaded again with the group's next one, so loading and attaching repeat until every
+        // group has settled (at most once per alternative).
+        let mut alternatives = Alternatives::new(program_names.iter().map(String::as_str));
+        let (object, links, mut failures) = loop {
+            let (object, mut failures) = load(src, opts, &mut alternatives)?;
+            let (links, fell_back) = attach_all(&object, opts, &mut alternatives, &mut failures);
+            if !fell_back {
+                break (object, links, failures);
             }
-            let name = prog.name().to_string_lossy().into_owned();
-            let mut specs: Vec<AttachSpec> = opts
-                .attach
-                .iter()
-                .filter(|s| s.program == name)
-                .cloned()
-                .collect();
-            let kind = AttachKind::from_section(&prog.section().to_string_lossy());
-            if specs.is_empty() && matches!(kind, AttachKind::Uprobe { target: None, .. }) {
-                specs = opts
-                    .uprobe
-                    .iter()
-                    .map(|t| AttachSpec {
-                        program: name.clone(),
-                        kind: None,
-                        target: t.clone(),
-                    })
-                    .collect();
-            }
-            let specs: Vec<Option<&AttachSpec>> = if specs.is_empty() {
-                vec![None]
-            } else {
-                specs.iter().map(Some).collect()
-            };
-            for spec in specs {
-                match attach_program(&prog, spec, &opts.attach_opts) {
-                    Ok(ls) => links.extend(ls.into_iter().map(|l| (name.clone(), l))),
-                    Err(f) => failures.push(f),
-                }
-            }
-        }
+            // Links detach before their object closes.
+            drop(links);
+        };
+        failures.extend(alternatives.unavailable());
         if links.is_empty() {
             return Err(LoadError::NothingAttached { failures });
         }
@@ -158,15 +141,87 @@ pub(crate) fn open(
     result.map_err(|e| open_err(last_line(&log).unwrap_or_else(|| format!("{e:#}"))))
 }
 
-/// Loads the object; with `allow_partial`, programs the kernel refuses are switched off and
-/// the load retried, each refusal becoming an [`AttachFailure`].
-fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure>), LoadError> {
+/// Attaches every loaded program. An alternative of a group that fails moves its group on
+/// instead of becoming a failure; returns the links and whether a group now wants an
+/// alternative that is not loaded (the object must then be loaded again).
+fn attach_all(
+    object: &Object,
+    opts: &LoadOpts,
+    alternatives: &mut Alternatives,
+    failures: &mut Vec<AttachFailure>,
+) -> (Vec<(String, Link)>, bool) {
+    let mut links = Vec::new();
+    let mut fell_back = false;
+    for prog in object.progs_mut() {
+        if !prog.autoload() {
+            continue;
+        }
+        let name = prog.name().to_string_lossy().into_owned();
+        let mut specs: Vec<AttachSpec> = opts
+            .attach
+            .iter()
+            .filter(|s| s.program == name)
+            .cloned()
+            .collect();
+        let kind = AttachKind::from_section(&prog.section().to_string_lossy());
+        if specs.is_empty() && matches!(kind, AttachKind::Uprobe { target: None, .. }) {
+            specs = opts
+                .uprobe
+                .iter()
+                .map(|t| AttachSpec {
+                    program: name.clone(),
+                    kind: None,
+                    target: t.clone(),
+                })
+                .collect();
+        }
+        let specs: Vec<Option<&AttachSpec>> = if specs.is_empty() {
+            vec![None]
+        } else {
+            specs.iter().map(Some).collect()
+        };
+        let grouped = alternatives.wanted(&name).is_some();
+        for spec in specs {
+            if grouped {
+                match try_attach(&prog, spec, &opts.attach_opts) {
+                    Ok(ls) => links.extend(ls.into_iter().map(|l| (name.clone(), l))),
+                    Err(f) => {
+                        fell_back |= matches!(
+                            alternatives.fail(&name, f.refusal.cause),
+                            Some(Fallback::Next(_))
+                        );
+                    }
+                }
+                continue;
+            }
+            match attach_program(&prog, spec, &opts.attach_opts) {
+                Ok(ls) => links.extend(ls.into_iter().map(|l| (name.clone(), l))),
+                Err(f) => failures.push(f),
+            }
+        }
+    }
+    (links, fell_back)
+}
+
+/// Loads the object with the current alternative of each group (a group whose alternative
+/// the kernel refuses moves on to its next one and the load is retried); with
+/// `allow_partial`, other programs the kernel refuses are switched off and the load retried,
+/// each refusal becoming an [`AttachFailure`].
+fn load(
+    src: &ProbeSource,
+    opts: &LoadOpts,
+    alternatives: &mut Alternatives,
+) -> Result<(Object, Vec<AttachFailure>), LoadError> {
     let mut disabled: Vec<AttachFailure> = Vec::new();
     loop {
         let mut open = open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
+        crate::settings::apply(&mut open, &src.path, &opts.set)?;
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy();
-            if disabled.iter().any(|f| f.program == name) {
+            let wanted = alternatives
+                .wanted(&name)
+                .unwrap_or_else(|| !disabled.iter().any(|f| f.program == name));
+            if !wanted {
                 prog.set_autoload(false);
             }
         }
@@ -205,6 +260,20 @@ fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure
             kind,
             AttachKind::Trampoline { .. } | AttachKind::RawTracepoint { btf: true, .. }
         ) && log_tail.is_empty();
+        let refusal = if trampoline_refused {
+            trampoline::refusal(errno)
+        } else {
+            let last = log_tail.last().cloned().unwrap_or_default();
+            Refusal::from(format!(
+                "the verifier rejected it ({}): {last}",
+                errno.map_or_else(|| "unknown error".into(), errno_text)
+            ))
+        };
+        // A group moves on to its next alternative whatever the failure; it is reported
+        // (by `Alternatives::unavailable`) only when none is left.
+        if alternatives.fail(&program, refusal.cause.clone()).is_some() {
+            continue;
+        }
         if disabled.iter().any(|f| f.program == program) {
             return Err(LoadError::Load {
                 path: src.path.clone(),
@@ -221,19 +290,10 @@ fn load(src: &ProbeSource, opts: &LoadOpts) -> Result<(Object, Vec<AttachFailure
                 log_tail,
             });
         }
-        let reason = if trampoline_refused {
-            trampoline::explain(errno)
-        } else {
-            let last = log_tail.last().cloned().unwrap_or_default();
-            format!(
-                "the verifier rejected it ({}): {last}",
-                errno.map_or_else(|| "unknown error".into(), errno_text)
-            )
-        };
         disabled.push(AttachFailure {
             program,
             target: kind.describe(),
-            reason,
+            reason: refusal.full(),
         });
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use libbpf_rs::{MapCore, MapFlags, MapType, Object};
 
 use crate::plan::{CounterPlan, HistPlan};
+use crate::stacks::StackTables;
 use crate::{Format, FormatCtx, LoadError};
 
 /// Sums a map value that is either one u64 or one u64 per CPU.
@@ -74,7 +75,7 @@ pub fn render_hists(
                 k
             });
             match format {
-                Format::Text => {
+                Format::Text | Format::Folded => {
                     let title = match &key_text {
                         Some(k) => format!("@{}[{k}]", plan.map),
                         None => format!("@{}", plan.map),
@@ -97,22 +98,34 @@ pub fn render_hists(
     Ok(())
 }
 
-/// Renders every counter map of `plans` into `out`.
+/// Renders every counter map of `plans` into `out`; stack profiles through `stacks`.
 pub fn render_counters(
     object: &Object,
     plans: &[CounterPlan],
+    stacks: &StackTables,
     format: Format,
     ctx: &FormatCtx,
     out: &mut String,
 ) -> Result<(), LoadError> {
     for plan in plans {
         let map = find_map(object, &plan.map)?;
+        if stacks.covers(&plan.map) {
+            let rows = map
+                .keys()
+                .map(|k| {
+                    let count = read_u64_sum(&map, &k);
+                    (k, count)
+                })
+                .collect();
+            stacks.render(object, &plan.map, rows, format, ctx, out)?;
+            continue;
+        }
         let mut rows: Vec<(String, u64)> = Vec::new();
         for key in map.keys() {
             let count = read_u64_sum(&map, &key);
             let mut k = String::new();
             let r = match format {
-                Format::Text => plan.key.write_key(&key, ctx, &mut k),
+                Format::Text | Format::Folded => plan.key.write_key(&key, ctx, &mut k),
                 Format::Json => plan.key.write_json(&key, ctx, &mut k),
             };
             if r.is_ok() {
@@ -120,7 +133,7 @@ pub fn render_counters(
             }
         }
         match format {
-            Format::Text => {
+            Format::Text | Format::Folded => {
                 crate::render_counters(out, &format!("@{}", plan.map), &mut rows);
                 out.push('\n');
             }

@@ -466,7 +466,11 @@ fn interval_prints_tables_repeatedly_and_sigterm_stops_cleanly() {
     let done = loader.finish();
     assert!(done.status.success(), "{}", done.stderr);
     assert!(done.stderr.contains("detached"), "{}", done.stderr);
-    let hists = done.json().into_iter().filter(|e| e["map"] == "latency_ns").count();
+    let hists = done
+        .json()
+        .into_iter()
+        .filter(|e| e["map"] == "latency_ns")
+        .count();
     // At least two interval prints in one second, plus the one at exit.
     assert!(hists >= 3, "{hists} histogram prints:\n{}", done.stdout);
 }

@@ -129,6 +129,8 @@ pub enum OutputKind {
     Hist,
     /// A counter map: key to a 64-bit count.
     Counter,
+    /// A stack trace map: the stack ids a stack-profile counter's `kstack`/`ustack` hold.
+    Stacks,
 }
 
 /// Errors reading or verifying a package.

@@ -72,6 +72,15 @@ pub enum InspectError {
         /// The offset.
         offset: u32,
     },
+    /// libbpf could not open the object to list its settings (`.rodata` globals).
+    #[error("cannot list the settings of {path}")]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// The loader's error.
+        #[source]
+        source: coreship_loader::LoadError,
+    },
     /// libbpf could not open the object to list programs and maps.
     #[error("cannot list the programs and maps of {path}")]
     Summary {

@@ -20,7 +20,7 @@ pub use btf_ext::{BtfExt, BtfExtError, CoreReloGroup, CoreReloRecord};
 use core_spec::{resolve_access, type_name};
 pub use error::InspectError;
 pub use relo_kind::CoreReloKind;
-pub use report::{CoreRelocation, InspectedMap, Inspection, SectionRelocations};
+pub use report::{CoreRelocation, InspectedMap, InspectedSetting, Inspection, SectionRelocations};
 
 use btf_rs::{Btf, BtfType};
 use std::path::Path;
@@ -53,9 +53,17 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, InspectErr
     };
     let name = path.display().to_string();
     // libbpf warns on stderr about sections it skips (`.coreship`); keep the library quiet.
-    let (summary, _log) =
-        crate::libbpf_log::capture(|| coreship_loader::ObjectSummary::from_bytes(&name, bytes));
+    let ((summary, settings), _log) = crate::libbpf_log::capture(|| {
+        (
+            coreship_loader::ObjectSummary::from_bytes(&name, bytes),
+            coreship_loader::object_settings(&name, bytes),
+        )
+    });
     let summary = summary.map_err(|source| InspectError::Summary {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let settings = settings.map_err(|source| InspectError::Settings {
         path: path.to_path_buf(),
         source,
     })?;
@@ -74,7 +82,37 @@ pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, InspectErr
         programs: summary.programs,
         maps,
         core_relocations,
+        settings: settings
+            .iter()
+            .filter(|s| s.settable)
+            .map(setting)
+            .collect(),
     })
+}
+
+/// A loader setting as `inspect` reports it: the default as a JSON value.
+fn setting(s: &coreship_loader::SettingInfo) -> InspectedSetting {
+    use coreship_loader::SettingValue as V;
+    let default = match &s.default {
+        None => serde_json::Value::Null,
+        Some(V::Int(v)) => i64::try_from(*v)
+            .map(Into::into)
+            .or_else(|_| u64::try_from(*v).map(Into::into))
+            .unwrap_or_else(|_| v.to_string().into()),
+        Some(V::Bool(b)) => (*b).into(),
+        Some(V::Enum { name: Some(n), .. }) => n.clone().into(),
+        Some(V::Enum { name: None, value }) => i64::try_from(*value)
+            .map(Into::into)
+            .unwrap_or_else(|_| value.to_string().into()),
+        Some(V::Str(s)) => s.clone().into(),
+        Some(other) => other.to_string().into(),
+    };
+    InspectedSetting {
+        name: s.name.clone(),
+        section: s.section.clone(),
+        type_name: s.type_name.clone(),
+        default,
+    }
 }
 
 /// A `.BTF` string offset as a [`BtfType`], so btf-rs can look it up.

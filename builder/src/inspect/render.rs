@@ -64,6 +64,27 @@ impl Inspection {
         });
         section(&mut out, "outputs", &["MAP", "KIND", "TYPE"], outputs);
 
+        let settings = self.settings.iter().map(|s| {
+            let default = match &s.default {
+                serde_json::Value::Null => "-".into(),
+                serde_json::Value::String(v) if s.type_name.ends_with(']') => format!("{v:?}"),
+                serde_json::Value::String(v) => v.clone(),
+                v => v.to_string(),
+            };
+            vec![
+                s.name.clone(),
+                s.type_name.clone(),
+                s.section.clone(),
+                default,
+            ]
+        });
+        section(
+            &mut out,
+            "settings",
+            &["NAME", "TYPE", "SECTION", "DEFAULT"],
+            settings,
+        );
+
         let count: usize = self
             .core_relocations
             .iter()
@@ -151,7 +172,9 @@ fn table(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CoreReloKind, CoreRelocation, InspectedMap, SectionRelocations};
+    use super::super::{
+        CoreReloKind, CoreRelocation, InspectedMap, InspectedSetting, SectionRelocations,
+    };
     use super::*;
     use coreship_registry::{MapInfo, MapOutput, OutputKind, ProgramInfo};
 
@@ -191,6 +214,20 @@ mod tests {
                     unresolved: Some("index 9 is past the 3 entries".into()),
                 }],
             }],
+            settings: vec![
+                InspectedSetting {
+                    name: "per_disk".into(),
+                    section: ".rodata".into(),
+                    type_name: "bool".into(),
+                    default: false.into(),
+                },
+                InspectedSetting {
+                    name: "comm".into(),
+                    section: ".rodata".into(),
+                    type_name: "char[16]".into(),
+                    default: "".into(),
+                },
+            ],
         }
     }
 
@@ -214,6 +251,15 @@ mod tests {
             "{text}"
         );
         assert!(
+            text.contains(concat!(
+                "settings:\n",
+                "  NAME      TYPE      SECTION  DEFAULT\n",
+                "  per_disk  bool      .rodata  false\n",
+                "  comm      char[16]  .rodata  \"\"\n",
+            )),
+            "{text}"
+        );
+        assert!(
             text.contains("#3    field_byte_offset  struct task_struct  0:9     ? (index 9"),
             "{text}"
         );
@@ -228,9 +274,11 @@ mod tests {
         let mut i = sample();
         i.maps.clear();
         i.core_relocations.clear();
+        i.settings.clear();
         let text = i.to_text();
         assert!(text.contains("\nmaps: none\n"), "{text}");
         assert!(text.contains("\noutputs: none\n"), "{text}");
+        assert!(text.contains("\nsettings: none\n"), "{text}");
         assert!(text.contains("CO-RE relocations (0): none"), "{text}");
     }
 
@@ -239,6 +287,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
         assert_eq!(v["maps"][0]["max_entries"], 262144);
         assert_eq!(v["maps"][0]["output"]["kind"], "events");
+        assert_eq!(
+            v["settings"][0],
+            serde_json::json!({"name": "per_disk", "section": ".rodata", "type": "bool", "default": false})
+        );
         assert_eq!(
             v["core_relocations"][0]["relocations"][0]["kind"],
             "field_byte_offset"

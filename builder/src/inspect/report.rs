@@ -17,6 +17,23 @@ pub struct Inspection {
     pub maps: Vec<InspectedMap>,
     /// CO-RE relocations grouped by program section.
     pub core_relocations: Vec<SectionRelocations>,
+    /// Globals `coreship-load run --set NAME=VALUE` can change, with their defaults.
+    pub settings: Vec<InspectedSetting>,
+}
+
+/// A global of `.rodata`, `.data` or `.bss` (a probe's `const volatile` option).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InspectedSetting {
+    /// The variable's name.
+    pub name: String,
+    /// Its data section.
+    pub section: String,
+    /// Its C type without qualifiers, e.g. `bool`, `__u8`, `char[16]`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Its value in the object: a number, bool or string (an enum's variant name);
+    /// `null` when unknown.
+    pub default: serde_json::Value,
 }
 
 /// A map and its size.

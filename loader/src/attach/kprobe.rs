@@ -4,13 +4,15 @@ use std::path::Path;
 
 use libbpf_rs::{Link, ProgramMut};
 
+use super::Refusal;
+
 /// Attaches `prog` to kernel function `target` (`func` or `func+off`).
-pub fn attach(
+pub(crate) fn attach(
     prog: &ProgramMut<'_>,
     target: &str,
     ret: bool,
     syscall: bool,
-) -> Result<Link, String> {
+) -> Result<Link, Refusal> {
     let result = if syscall {
         prog.attach_ksyscall(ret, target)
     } else {
@@ -30,14 +32,15 @@ pub fn kernel_has_kprobes() -> bool {
     .any(|p| Path::new(p).exists())
 }
 
-fn explain(target: &str, errno: Option<i32>) -> String {
+fn explain(target: &str, errno: Option<i32>) -> Refusal {
     match errno {
-        _ if !kernel_has_kprobes() => {
-            "kprobes are not available: CONFIG_KPROBES is off in this kernel (use a tracepoint, or fentry where the kernel allows it)".into()
-        }
-        Some(libc::ENOENT) | Some(libc::EINVAL) => format!(
-            "kernel function `{target}` not found: renamed, inlined or not traceable on this kernel (see /proc/kallsyms)"
+        _ if !kernel_has_kprobes() => Refusal::advised(
+            "CONFIG_KPROBES is off in this kernel",
+            "use a tracepoint, or fentry where the kernel allows it",
         ),
-        other => super::errno_reason(other),
+        Some(libc::ENOENT) | Some(libc::EINVAL) => Refusal::from(format!(
+            "kernel function `{target}` not found: renamed, inlined or not traceable on this kernel (see /proc/kallsyms)"
+        )),
+        other => Refusal::from(super::errno_reason(other)),
     }
 }

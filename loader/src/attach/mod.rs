@@ -1,8 +1,10 @@
 //! Attaching programs by what their section (or `--attach`) says, one module per kind.
 
+pub mod alternatives;
 mod kind;
 mod kprobe;
 mod perf_event;
+mod refusal;
 mod spec;
 mod tracepoint;
 pub(crate) mod trampoline;
@@ -11,6 +13,7 @@ mod usdt;
 
 pub use kind::AttachKind;
 pub use kprobe::kernel_has_kprobes;
+pub(crate) use refusal::Refusal;
 pub use spec::{AttachSpec, UserLocation};
 
 use libbpf_rs::{Link, ProgramMut};
@@ -38,7 +41,25 @@ pub fn attach_program(
     spec: Option<&AttachSpec>,
     opts: &AttachOpts,
 ) -> Result<Vec<Link>, AttachFailure> {
-    let name = prog.name().to_string_lossy().into_owned();
+    try_attach(prog, spec, opts).map_err(|f| AttachFailure {
+        program: prog.name().to_string_lossy().into_owned(),
+        target: f.target,
+        reason: f.refusal.full(),
+    })
+}
+
+/// A failed attach: what was attempted (`kprobe do_nanosleep`) and why it failed.
+pub(crate) struct Failed {
+    pub target: String,
+    pub refusal: Refusal,
+}
+
+/// [`attach_program`] with the refusal's cause and advice kept apart.
+pub(crate) fn try_attach(
+    prog: &ProgramMut<'_>,
+    spec: Option<&AttachSpec>,
+    opts: &AttachOpts,
+) -> Result<Vec<Link>, Failed> {
     let section_kind = AttachKind::from_section(&prog.section().to_string_lossy());
     let kind = match spec.and_then(|s| s.kind.as_deref()) {
         // An explicit kind must agree with what the program was compiled as: the kernel
@@ -46,14 +67,14 @@ pub fn attach_program(
         Some(k) => {
             let k = AttachKind::from_section(k);
             if !compatible(&section_kind, &k) {
-                return Err(AttachFailure {
-                    program: name,
+                return Err(Failed {
                     target: section_kind.describe(),
-                    reason: format!(
+                    refusal: format!(
                         "--attach gives kind `{}` but the program was built as `{}`",
                         k.name(),
                         section_kind.name()
-                    ),
+                    )
+                    .into(),
                 });
             }
             k
@@ -67,48 +88,42 @@ pub fn attach_program(
         Some(t) => format!("{} {t}", kind.name()),
         None => kind.describe(),
     };
-    let fail = |reason: String| AttachFailure {
-        program: name.clone(),
-        target: described.clone(),
-        reason,
-    };
-    let need_target = || fail(format!("no target: give one with --attach {name}=TARGET"));
+    attach_kind(prog, &kind, target.as_deref(), opts).map_err(|refusal| Failed {
+        target: described,
+        refusal,
+    })
+}
 
-    let one = |r: Result<Link, String>| r.map(|l| vec![l]).map_err(fail);
-    match &kind {
-        AttachKind::Tracepoint { .. } => one(tracepoint::attach(
-            prog,
-            target.as_deref().ok_or_else(need_target)?,
-        )),
-        AttachKind::RawTracepoint { btf: false, .. } => one(tracepoint::attach_raw(
-            prog,
-            target.as_deref().ok_or_else(need_target)?,
-        )),
+/// Attaches `prog` as `kind` to `target`, by the module of that kind.
+fn attach_kind(
+    prog: &ProgramMut<'_>,
+    kind: &AttachKind,
+    target: Option<&str>,
+    opts: &AttachOpts,
+) -> Result<Vec<Link>, Refusal> {
+    let target = || {
+        target.ok_or_else(|| {
+            Refusal::from(format!(
+                "no target: give one with --attach {}=TARGET",
+                prog.name().to_string_lossy()
+            ))
+        })
+    };
+    let link = match kind {
+        AttachKind::Tracepoint { .. } => tracepoint::attach(prog, target()?)?,
+        AttachKind::RawTracepoint { btf: false, .. } => tracepoint::attach_raw(prog, target()?)?,
         AttachKind::RawTracepoint { btf: true, .. } | AttachKind::Trampoline { .. } => {
-            one(trampoline::attach(prog))
+            trampoline::attach(prog)?
         }
-        AttachKind::Kprobe { ret, syscall, .. } => one(kprobe::attach(
-            prog,
-            target.as_deref().ok_or_else(need_target)?,
-            *ret,
-            *syscall,
-        )),
-        AttachKind::Uprobe { ret, .. } => one(uprobe::attach(
-            prog,
-            target.as_deref().ok_or_else(need_target)?,
-            *ret,
-            opts.pid,
-        )),
-        AttachKind::Usdt { .. } => one(usdt::attach(
-            prog,
-            target.as_deref().ok_or_else(need_target)?,
-            opts.pid,
-        )),
-        AttachKind::PerfEvent => perf_event::attach(prog, opts.freq).map_err(fail),
-        AttachKind::Other { .. } => one(prog
+        AttachKind::Kprobe { ret, syscall, .. } => kprobe::attach(prog, target()?, *ret, *syscall)?,
+        AttachKind::Uprobe { ret, .. } => uprobe::attach(prog, target()?, *ret, opts.pid)?,
+        AttachKind::Usdt { .. } => usdt::attach(prog, target()?, opts.pid)?,
+        AttachKind::PerfEvent => return Ok(perf_event::attach(prog, opts.freq)?),
+        AttachKind::Other { .. } => prog
             .attach()
-            .map_err(|e| errno_reason(crate::error::errno_of(&e)))),
-    }
+            .map_err(|e| errno_reason(crate::error::errno_of(&e)))?,
+    };
+    Ok(vec![link])
 }
 
 fn compatible(built: &AttachKind, given: &AttachKind) -> bool {

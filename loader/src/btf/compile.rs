@@ -16,6 +16,9 @@ fn is_address_name(member: &str) -> bool {
     member == "ip" || member == "addr" || member.ends_with("_ip") || member.ends_with("_addr")
 }
 
+/// The member name coreship.h documents as a kernel dev_t, printed as a block device name.
+const DEV_NAME: &str = "dev";
+
 /// Element type names that make an array a string.
 const CHAR_NAMES: [&str; 3] = ["char", "signed char", "unsigned char"];
 
@@ -175,7 +178,7 @@ impl ObjectBtf {
     /// Whether an array of `elem` is a string: its element is `char`, `signed char`,
     /// `unsigned char` or a BTF_INT_CHAR integer, possibly qualified, but not through a
     /// typedef (`__u8 buf[16]` is bytes, not text).
-    fn is_char(&self, mut id: u32) -> Result<bool, BtfError> {
+    pub(super) fn is_char(&self, mut id: u32) -> Result<bool, BtfError> {
         for _ in 0..MAX_DEPTH {
             let t = self.ty(id)?;
             match &t {
@@ -232,6 +235,7 @@ fn int_kind(i: &Int, member: &str) -> ScalarKind {
         _ if i.is_bool() && size <= 16 => ScalarKind::Bool { size: size as u8 },
         8 if TIMESTAMP_NAMES.contains(&member) => ScalarKind::Timestamp,
         8 if !i.is_signed() && is_address_name(member) => ScalarKind::Ptr { size: 8 },
+        4 if !i.is_signed() && member == DEV_NAME => ScalarKind::Dev,
         1 | 2 | 4 | 8 | 16 => ScalarKind::Int {
             size: size as u8,
             signed: i.is_signed(),

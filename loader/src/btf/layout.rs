@@ -141,5 +141,6 @@ fn default_width(node: &Node) -> (usize, bool) {
         ScalarKind::Str { len } => ((*len).min(16), false),
         ScalarKind::Bytes { len } => ((len * 2).min(16), false),
         ScalarKind::Timestamp => (11, true),
+        ScalarKind::Dev => (7, false),
     }
 }

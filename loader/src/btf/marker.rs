@@ -20,7 +20,8 @@ pub struct Marker {
     pub kind: OutputKind,
     /// The map's name.
     pub map: String,
-    /// The pointee of the marker: the event type (events) or the key type (hist, counter).
+    /// The pointee of the marker: the event type (events), the key type (hist, counter) or
+    /// `__u64` (stacks: one instruction pointer of a stack).
     /// For histograms, pass it to [`ObjectBtf::hist_key`].
     pub type_id: u32,
 }
@@ -57,9 +58,10 @@ impl ObjectBtf {
                     "events" => OutputKind::Events,
                     "hist" => OutputKind::Hist,
                     "counter" => OutputKind::Counter,
+                    "stacks" => OutputKind::Stacks,
                     other => {
                         return Err(bad(format!(
-                            "unknown kind `{other}` (expected events, hist or counter)"
+                            "unknown kind `{other}` (expected events, hist, counter or stacks)"
                         )))
                     }
                 };
@@ -121,6 +123,18 @@ mod tests {
             ]
         );
         assert_eq!(btf.type_name(markers[0].type_id), "struct event");
+    }
+
+    #[test]
+    fn stacks_marker_names_the_stack_trace_map() {
+        let mut w = BtfWriter::new();
+        let u64_ = w.int("long long unsigned int", 8, false);
+        let p = w.ptr(u64_);
+        let v = w.var("__coreship_stacks__stacks", p);
+        w.datasec(".coreship", &[(v, 0, 8)]);
+        let btf = ObjectBtf::from_bytes(&w.finish()).unwrap();
+        let m = &btf.markers().unwrap()[0];
+        assert_eq!((m.kind, m.map.as_str()), (OutputKind::Stacks, "stacks"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod compile;
 mod error;
+mod globals;
 mod hist_key;
 mod layout;
 mod lookup;
@@ -23,6 +24,7 @@ pub(crate) mod testutil;
 mod tests;
 
 pub use error::{BtfError, DecodeError};
+pub use globals::{Setting, SettingError, SettingValue, SETTING_SECTIONS};
 pub use hist_key::{HistKey, HIST_SLOTS};
 pub use layout::{Column, Layout};
 pub use marker::{Marker, MARKER_SECTION};

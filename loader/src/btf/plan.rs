@@ -69,6 +69,8 @@ pub(crate) enum ScalarKind {
     Bytes { len: usize },
     /// A `bpf_ktime_get_ns()` timestamp (8-byte integer named `ts`, `ts_ns`, `timestamp`).
     Timestamp,
+    /// A kernel dev_t (unsigned 4-byte integer named `dev`), printed as the device's name.
+    Dev,
 }
 
 /// What a bitfield holds.
@@ -117,6 +119,7 @@ pub(crate) enum Raw<'a> {
     Str(&'a [u8]),
     Bytes(&'a [u8]),
     Timestamp(u64),
+    Dev(u32),
 }
 
 impl Scalar {
@@ -131,6 +134,7 @@ impl Scalar {
             ScalarKind::Bits { span, .. } => usize::from(*span),
             ScalarKind::Str { len } | ScalarKind::Bytes { len } => *len,
             ScalarKind::Timestamp => 8,
+            ScalarKind::Dev => 4,
         }
     }
 
@@ -193,6 +197,7 @@ impl Scalar {
             }
             ScalarKind::Bytes { .. } => Raw::Bytes(bytes),
             ScalarKind::Timestamp => Raw::Timestamp(load(bytes, endian) as u64),
+            ScalarKind::Dev => Raw::Dev(load(bytes, endian) as u32),
         }
     }
 }

@@ -93,5 +93,6 @@ fn from_raw(raw: Raw) -> Value {
         Raw::Str(b) => Value::Str(String::from_utf8_lossy(b).into_owned()),
         Raw::Bytes(b) => Value::Bytes(b.to_vec()),
         Raw::Timestamp(ns) => Value::Timestamp { ns },
+        Raw::Dev(dev) => Value::Uint(u128::from(dev)),
     }
 }

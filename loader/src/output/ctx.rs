@@ -1,11 +1,16 @@
 //! [`FormatCtx`]: what rendering needs beyond the record's bytes.
 
+use super::DeviceNames;
+
 /// Context for rendering records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FormatCtx {
     /// CLOCK_MONOTONIC nanoseconds timestamps are printed relative to (the loader's start),
     /// as seconds: `1.234567`.
     pub start_mono_ns: u64,
+    /// Names of block devices, for `__u32 dev` members (kernel dev_t); unknown ones print
+    /// as `MAJ:MIN`.
+    pub devices: DeviceNames,
 }
 
 impl FormatCtx {

@@ -84,6 +84,11 @@ fn push_raw(out: &mut String, raw: Raw, ctx: &FormatCtx) {
             out.push('"');
         }
         Raw::Timestamp(ns) => push_rel_secs(out, ns, ctx.start_mono_ns, 9),
+        Raw::Dev(dev) => {
+            let mut name = String::new();
+            ctx.devices.push(&mut name, dev);
+            push_json_str(out, name.as_bytes());
+        }
     }
 }
 
@@ -96,6 +101,7 @@ mod tests {
 
     const CTX: FormatCtx = FormatCtx {
         start_mono_ns: 1_000_000_000,
+        devices: crate::DeviceNames::EMPTY,
     };
 
     fn render(layout: &crate::Layout, data: &[u8]) -> Json {

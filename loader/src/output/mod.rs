@@ -6,6 +6,7 @@
 
 mod counters;
 mod ctx;
+mod devices;
 mod fmt;
 mod hist;
 mod json;
@@ -13,5 +14,6 @@ mod text;
 
 pub use counters::{counters_json, render_counters};
 pub use ctx::FormatCtx;
+pub use devices::{kernel_dev, kernel_dev_split, parse_uevent, DeviceNames};
 pub(crate) use fmt::push_json_str;
 pub use hist::{hist_json, log2_slot_bounds, render_log2_hist};

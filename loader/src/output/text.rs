@@ -121,6 +121,7 @@ fn push_raw(out: &mut String, raw: Raw, ctx: &FormatCtx) {
         Raw::Str(b) => push_text_str(out, b),
         Raw::Bytes(b) => push_hex_bytes(out, b),
         Raw::Timestamp(ns) => push_rel_secs(out, ns, ctx.start_mono_ns, 6),
+        Raw::Dev(dev) => ctx.devices.push(out, dev),
     }
 }
 
@@ -131,6 +132,7 @@ mod tests {
 
     const CTX: FormatCtx = FormatCtx {
         start_mono_ns: 1_000_000_000,
+        devices: crate::DeviceNames::EMPTY,
     };
 
     #[test]

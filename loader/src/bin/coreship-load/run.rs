@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use coreship_loader::{
-    AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, ProbeSource, RunOpts,
+    AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, ProbeSource, RunOpts, SetArg,
 };
 use coreship_registry::Arch;
 
@@ -22,9 +22,13 @@ pub struct Args {
     /// Print histograms and counters this often (always printed at exit)
     #[arg(long, value_parser = duration::parse)]
     interval: Option<Duration>,
-    /// Output format
+    /// Output format (folded: stack profiles as folded stacks, for flame graph tools)
     #[arg(long, value_enum, default_value = "text")]
     format: FormatArg,
+    /// Also draw the stack profile (e.g. the profile probe's) as an SVG flame graph in FILE,
+    /// rewritten at each --interval and at exit
+    #[arg(long, value_name = "FILE")]
+    flamegraph: Option<PathBuf>,
     /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
     #[arg(long, value_name = "FILE")]
     btf: Option<PathBuf>,
@@ -47,6 +51,10 @@ pub struct Args {
     /// Decode MAP's records as TYPE (objects written without coreship.h), e.g. events='struct event'
     #[arg(long, value_name = "MAP=TYPE", value_parser = parse_event)]
     event: Vec<EventOverride>,
+    /// Set the probe's `const volatile` global NAME before load (repeatable), e.g. per_disk=1;
+    /// `coreship inspect` lists a probe's settings
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_set)]
+    set: Vec<SetArg>,
     /// Object arch to pick from a package (default: this machine's)
     #[arg(long)]
     arch: Option<Arch>,
@@ -59,11 +67,17 @@ pub struct Args {
 enum FormatArg {
     Text,
     Json,
+    Folded,
 }
 
 fn parse_spec(s: &str) -> Result<AttachSpec, String> {
     s.parse()
         .map_err(|e: coreship_loader::LoadError| e.to_string())
+}
+
+fn parse_set(s: &str) -> Result<SetArg, String> {
+    s.parse()
+        .map_err(|e: coreship_loader::SettingError| e.to_string())
 }
 
 fn parse_event(s: &str) -> Result<EventOverride, String> {
@@ -75,6 +89,10 @@ fn parse_event(s: &str) -> Result<EventOverride, String> {
 pub fn exec(args: Args) -> anyhow::Result<()> {
     coreship_loader::libbpf_log::set_echo(args.verbose);
     signals::install();
+    if args.flamegraph.is_some() && !coreship_loader::FLAMEGRAPH_SUPPORTED {
+        // Refused before loading anything: this binary cannot draw what was asked.
+        return Err(coreship_loader::StackError::FlamegraphDisabled.into());
+    }
     let arch = match args.arch {
         Some(a) => a,
         None => {
@@ -92,14 +110,17 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
                 freq: args.freq,
             },
             allow_partial: args.allow_partial,
+            set: args.set,
         },
         format: match args.format {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
+            FormatArg::Folded => Format::Folded,
         },
         duration: args.duration,
         interval: args.interval,
         events: args.event,
+        flamegraph: args.flamegraph,
     };
     let name = src.name.clone();
     let stdout = std::io::stdout();
@@ -133,5 +154,11 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         "coreship-load: {name}: detached; {} events, {} lost",
         report.events, report.lost
     );
+    if let Some(svg) = &opts.flamegraph {
+        eprintln!(
+            "coreship-load: {name}: flame graph written to {}",
+            svg.display()
+        );
+    }
     Ok(())
 }
