@@ -296,16 +296,7 @@ fn tcpsend_shows_sizes_or_says_why_it_cannot() {
     for e in &mine {
         assert_eq!(e["ret"], e["size"], "{e}");
     }
-    let hist = json
-        .iter()
-        .find(|e| e["map"] == "size_bytes")
-        .unwrap_or_else(|| panic!("no size histogram:\n{}", done.stdout));
-    let total: u64 = hist["hist"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["count"].as_u64().unwrap())
-        .sum();
+    let (hist, total) = done.hist_total("size_bytes");
     assert!(total >= sizes.len() as u64, "{hist}");
 }
 

@@ -193,16 +193,7 @@ fn ustate_counts_exactly_the_calls_the_demo_made() {
         // print_curr_state_one only calls printf: far less than the 2 ms sleep between calls.
         assert!(c["latency_ns"].as_u64().unwrap() < 2_000_000_000, "{c}");
     }
-    let hist = json
-        .iter()
-        .find(|e| e["map"] == "latency_ns")
-        .unwrap_or_else(|| panic!("no histogram in:\n{}", done.stdout));
-    let total: u64 = hist["hist"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["count"].as_u64().unwrap())
-        .sum();
+    let (hist, total) = done.hist_total("latency_ns");
     assert_eq!(total, 25, "{hist}");
 }
 

@@ -128,16 +128,7 @@ fn ufunc_shows_fopen_strings_results_and_latency() {
         assert_eq!(e["str_b"], "r", "{e}");
         assert_eq!(e["ret"].as_i64(), Some(0), "NULL for {e}");
     }
-    let hist = json
-        .iter()
-        .find(|e| e["map"] == "latency_ns")
-        .unwrap_or_else(|| panic!("no histogram in:\n{}", done.stdout));
-    let total: u64 = hist["hist"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["count"].as_u64().unwrap())
-        .sum();
+    let (hist, total) = done.hist_total("latency_ns");
     assert_eq!(total, 8, "{hist}");
 }
 

@@ -137,6 +137,23 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// The last JSON histogram printed for `map` (the one at exit) and its total count.
+    pub fn hist_total(&self, map: &str) -> (serde_json::Value, u64) {
+        let hist = self
+            .json()
+            .into_iter()
+            .rev()
+            .find(|e| e["map"] == map && e.get("hist").is_some())
+            .unwrap_or_else(|| panic!("no histogram {map} in:\n{}", self.stdout));
+        let total = hist["hist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum();
+        (hist, total)
+    }
+
     /// stdout lines parsed as JSON objects.
     pub fn json(&self) -> Vec<serde_json::Value> {
         self.stdout
