@@ -12,8 +12,12 @@
 //!    written into its `const volatile` globals, and libbpf CO-RE-relocates and loads it; every
 //!    program attaches by its section kind (one module per kind under `attach`). A
 //!    [`Session`] owns the links: dropping it detaches everything.
+//!    Alternatives of one probe point (`BASE__fentry`, `BASE__kprobe`, …) are chosen here by
+//!    what the kernel accepts.
 //! 4. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
-//!    and counters at each interval and at exit.
+//!    and counters at each interval and at exit; counters keyed by stack ids are symbolized
+//!    on this machine (**stacks**: kallsyms, the ELF symbols of mapped files) and printed as
+//!    stacks, folded stacks or a flame graph.
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
