@@ -465,3 +465,42 @@ fn interval_prints_tables_repeatedly_and_sigterm_stops_cleanly() {
     // At least two interval prints in one second, plus the one at exit.
     assert!(hists >= 3, "{hists} histogram prints:\n{}", done.stdout);
 }
+
+#[test]
+fn per_cpu_counters_are_summed_exactly_under_concurrent_updates() {
+    if !bpf_available() {
+        return;
+    }
+    let loader = Loader::start(&[object("percpu_exact").to_str().unwrap(), "--format", "json"]);
+    const THREADS: u64 = 4;
+    const CALLS: u64 = 25_000;
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..CALLS {
+                    // SAFETY: getppid has no preconditions.
+                    unsafe { libc::syscall(libc::SYS_getppid) };
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let done = loader.stop();
+    assert!(done.status.success(), "{}", done.stderr);
+    let me = std::process::id() as u64;
+    let json = done.json();
+    let calls = json
+        .iter()
+        .find(|c| c["map"] == "calls")
+        .expect("calls counter");
+    let mine: u64 = calls["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["key"] == me)
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(mine, THREADS * CALLS, "{calls}");
+}
