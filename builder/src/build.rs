@@ -4,12 +4,13 @@
 use crate::compile::{build_object, Compiled, JobEnv};
 use crate::headers;
 use crate::jobs::run_jobs;
-use crate::manifest::{read_workspace, valid_name, ProbeSpec};
-use crate::package::write_package;
+use crate::package::{write_package, Toolchain};
 use crate::paths::PathMapper;
-use crate::{BuildError, Clang};
+use crate::rust_probe;
+use crate::select::{absolute_dir, select_probes, Selection};
+use crate::{BuildError, Clang, ProbeLang};
 use coreship_registry::{Arch, Package};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What to build and where.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +24,9 @@ pub struct BuildOpts {
     pub manifest_path: Option<PathBuf>,
     /// Only these probes (by name).
     pub probes: Vec<String>,
+    /// Only probes declared in these packages' `[package.metadata]` (cargo's `-p`); empty
+    /// means every probe of the workspace.
+    pub packages: Vec<String>,
     /// Only these arches (a probe declaring none of them is skipped).
     pub arches: Option<Vec<Arch>>,
     /// Parallel compile jobs (default: available parallelism).
@@ -64,6 +68,9 @@ pub struct ObjectReport {
     pub status: Freshness,
     /// clang's warnings, empty when none (or fresh).
     pub warnings: String,
+    /// What the object was built from (absolute): the source then every header clang read,
+    /// or a Rust probe's crate directory.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// One built probe.
@@ -96,11 +103,30 @@ pub struct BuildReport {
 
 /// Builds the probes `opts` selects.
 pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
+    build_selected(select_probes(opts)?, opts)
+}
+
+/// Builds `sel` (its probes already chosen) with the rest of `opts`.
+pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildReport, BuildError> {
+    let Selection {
+        root,
+        target_dir,
+        mut probes,
+    } = sel;
+    // Before clang: a Rust probe on a machine without nightly fails on that, in one line.
+    let rust = match probes.iter().find(|p| p.lang == ProbeLang::Rust) {
+        Some(p) => Some(
+            rust_probe::detect().map_err(|missing| BuildError::RustToolchain {
+                probe: p.name.clone(),
+                missing,
+            })?,
+        ),
+        None => None,
+    };
     let clang = match &opts.clang {
         Some(p) => Clang::at(p)?,
         None => Clang::find()?,
     };
-    let (root, target_dir, mut probes) = select_probes(opts)?;
     let mut skipped = Vec::new();
     if let Some(only) = &opts.arches {
         probes.retain_mut(|p| {
@@ -145,6 +171,7 @@ pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
     let needs_vmlinux = probes
         .iter()
         .zip(&include_dirs)
+        .filter(|(p, _)| p.lang == ProbeLang::C)
         .any(|(p, dirs)| !headers::finds_vmlinux(p.source.parent().unwrap_or(&root), dirs));
     let generated_vmlinux = if needs_vmlinux {
         Some(headers::write_vmlinux(&generated, opts.btf.as_deref())?)
@@ -173,7 +200,10 @@ pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let results = run_jobs(jobs.len(), threads, |j| {
         let (i, arch) = jobs[j];
-        build_object(&env, &probes[i], &include_dirs[i], arch)
+        match probes[i].lang {
+            ProbeLang::C => build_object(&env, &probes[i], &include_dirs[i], arch),
+            ProbeLang::Rust => rust_probe::build_object(&probes[i], arch, &mapper),
+        }
     });
 
     let mut per_probe: Vec<Vec<Compiled>> = vec![Vec::new(); probes.len()];
@@ -192,13 +222,18 @@ pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
     let mut reports = Vec::new();
     for (probe, compiled) in probes.iter().zip(per_probe) {
         let package_dir = out.join(&probe.name);
-        let package = write_package(probe, &compiled, &clang, &mapper, &package_dir)?;
+        let toolchain = match (&rust, probe.lang) {
+            (Some(r), ProbeLang::Rust) => Toolchain::rust(r),
+            _ => Toolchain::clang(&clang),
+        };
+        let package = write_package(probe, &compiled, &toolchain, &mapper, &package_dir)?;
         reports.push(ProbeReport {
             name: probe.name.clone(),
             package_dir,
             objects: compiled
                 .into_iter()
                 .map(|c| ObjectReport {
+                    inputs: c.files.iter().map(|f| mapper.resolve(f)).collect(),
                     arch: c.arch,
                     object: c.object,
                     status: c.status,
@@ -215,134 +250,4 @@ pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
         probes: reports,
         skipped,
     })
-}
-
-/// (root, target dir, probes) from the files given or the workspace manifest.
-fn select_probes(opts: &BuildOpts) -> Result<(PathBuf, PathBuf, Vec<ProbeSpec>), BuildError> {
-    if !opts.files.is_empty() {
-        let probes = opts
-            .files
-            .iter()
-            .map(|f| probe_from_file(f, opts.version.as_deref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        // The project the files belong to, not the current directory: it decides which
-        // `bpf/include` is used and how paths are recorded, so a file builds the same from
-        // anywhere.
-        let root = project_root(&probes[0].source);
-        let probes = filter_by_name(probes, &opts.probes)?;
-        return Ok((root.clone(), root.join("target"), probes));
-    }
-    let ws = read_workspace(opts.manifest_path.as_deref())?;
-    let root = absolute_dir(&ws.root)?;
-    if ws.probes.is_empty() {
-        return Err(BuildError::NoProbes {
-            manifest: root.join("Cargo.toml"),
-        });
-    }
-    let mut probes = filter_by_name(ws.probes, &opts.probes)?;
-    for p in &mut probes {
-        p.source =
-            std::fs::canonicalize(&p.source).map_err(|source| BuildError::MissingSource {
-                probe: p.name.clone(),
-                path: p.source.clone(),
-                source,
-            })?;
-    }
-    Ok((root, ws.target_dir, probes))
-}
-
-fn filter_by_name(probes: Vec<ProbeSpec>, names: &[String]) -> Result<Vec<ProbeSpec>, BuildError> {
-    if names.is_empty() {
-        return Ok(probes);
-    }
-    if let Some(missing) = names.iter().find(|n| !probes.iter().any(|p| &p.name == *n)) {
-        return Err(BuildError::NoSuchProbe {
-            name: missing.clone(),
-            available: probes
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
-    Ok(probes
-        .into_iter()
-        .filter(|p| names.contains(&p.name))
-        .collect())
-}
-
-/// The nearest ancestor of `source` holding a `Cargo.toml`, a `.git` or a `bpf/include`
-/// directory; the source's own directory when there is none.
-fn project_root(source: &Path) -> PathBuf {
-    let dir = source.parent().unwrap_or(Path::new("/"));
-    dir.ancestors()
-        .find(|d| {
-            d.join("Cargo.toml").is_file()
-                || d.join(".git").exists()
-                || d.join("bpf/include").is_dir()
-        })
-        .unwrap_or(dir)
-        .to_path_buf()
-}
-
-/// A probe for a `NAME.bpf.c` given on the command line.
-pub(crate) fn probe_from_file(file: &Path, version: Option<&str>) -> Result<ProbeSpec, BuildError> {
-    let bad = || BuildError::BadSourceName {
-        path: file.to_path_buf(),
-    };
-    let file_name = file.file_name().and_then(|n| n.to_str()).ok_or_else(bad)?;
-    let stem = file_name.strip_suffix(".c").unwrap_or(file_name);
-    let name = stem.strip_suffix(".bpf").unwrap_or(stem);
-    if !valid_name(name) {
-        return Err(bad());
-    }
-    let source = std::fs::canonicalize(file).map_err(|source| BuildError::MissingSource {
-        probe: name.to_string(),
-        path: file.to_path_buf(),
-        source,
-    })?;
-    Ok(ProbeSpec {
-        name: name.to_string(),
-        source,
-        version: version.unwrap_or("0.0.0").to_string(),
-        description: None,
-        arches: Arch::ALL.to_vec(),
-        include: Vec::new(),
-        manifest: None,
-    })
-}
-
-/// Creates `dir` and returns its canonical path.
-fn absolute_dir(dir: &Path) -> Result<PathBuf, BuildError> {
-    std::fs::create_dir_all(dir).map_err(BuildError::io("create directory", dir))?;
-    std::fs::canonicalize(dir).map_err(BuildError::io("read", dir))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_make_probe_names() {
-        let dir = std::env::temp_dir().join(format!("coreship-build-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("exec-snoop.bpf.c"), "").unwrap();
-        let p = probe_from_file(&dir.join("exec-snoop.bpf.c"), None).unwrap();
-        assert_eq!(
-            (p.name.as_str(), p.version.as_str()),
-            ("exec-snoop", "0.0.0")
-        );
-        assert_eq!(p.arches, Arch::ALL);
-        let p = probe_from_file(&dir.join("exec-snoop.bpf.c"), Some("1.2.3")).unwrap();
-        assert_eq!(p.version, "1.2.3");
-        assert!(matches!(
-            probe_from_file(&dir.join("missing.bpf.c"), None),
-            Err(BuildError::MissingSource { .. })
-        ));
-        assert!(matches!(
-            probe_from_file(&dir.join("a b.bpf.c"), None),
-            Err(BuildError::BadSourceName { .. })
-        ));
-        std::fs::remove_dir_all(dir).unwrap();
-    }
 }

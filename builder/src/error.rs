@@ -1,6 +1,6 @@
 //! Errors of `coreship build`.
 
-use crate::{ClangError, LinkError, ManifestError, VmlinuxError};
+use crate::{ClangError, LinkError, ManifestError, MissingRustTool, VmlinuxError};
 use coreship_registry::Arch;
 use std::io;
 use std::path::PathBuf;
@@ -27,6 +27,30 @@ pub enum BuildError {
         name: String,
         /// The declared names.
         available: String,
+    },
+    /// `--package` named a package that is not a workspace member.
+    #[error("no package named `{name}` in the workspace (members: {available})")]
+    NoSuchPackage {
+        /// The name asked for.
+        name: String,
+        /// The members' names.
+        available: String,
+    },
+    /// A Rust probe is selected but the tools to build it are missing.
+    #[error("cannot build Rust probe `{probe}`: missing {}", join(missing))]
+    RustToolchain {
+        /// The first Rust probe selected.
+        probe: String,
+        /// Everything missing, each with how to get it.
+        missing: Vec<MissingRustTool>,
+    },
+    /// cargo built a Rust probe's crate but reported no executable (the BPF object).
+    #[error("cargo built the crate of probe `{probe}` in {} but reported no binary: a BPF crate needs a bin target", dir.display())]
+    NoRustArtifact {
+        /// The probe.
+        probe: String,
+        /// The crate.
+        dir: PathBuf,
     },
     /// A source file given on the command line cannot name a probe.
     #[error("cannot name a probe after {}: expected NAME.bpf.c with NAME of letters, digits, `_` or `-`", path.display())]
@@ -59,7 +83,7 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
-    /// clang could not be started.
+    /// clang (or, for Rust probes, rustup's cargo) could not be started.
     #[error("cannot run `{command}`")]
     ClangSpawn {
         /// The command line.
@@ -68,7 +92,8 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
-    /// clang reported errors. The message carries its stderr verbatim (with file:line:col).
+    /// clang (or cargo) reported errors. The message carries its stderr verbatim (with
+    /// file:line:col).
     #[error("could not compile probe `{probe}` for {arch}:\n{stderr}\ncommand (in {}): {command}", dir.display())]
     Compile {
         /// The probe.
@@ -116,6 +141,14 @@ pub enum BuildError {
         /// The arch.
         arch: Arch,
     },
+}
+
+fn join(missing: &[MissingRustTool]) -> String {
+    missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl BuildError {

@@ -17,6 +17,13 @@
 //! 6. **package**: `<out>/<name>/package.json` ([`coreship_registry::Package`]) pinning each
 //!    object by digest and listing its programs and maps.
 //!
+//! [`Builder`] runs the same phases from a crate's `build.rs`, for the crate's target arch,
+//! into `OUT_DIR` (its docs show the layout and the cargo directives it prints).
+//!
+//! Probes may also be Rust crates (`rust = "dir"` instead of `source`), built with nightly
+//! cargo and bpf-linker; a machine without them gets [`BuildError::RustToolchain`] naming
+//! each [`MissingRustTool`].
+//!
 //! [`inspect_file`] reads a built object back (programs, maps, output types, CO-RE
 //! relocations) for `coreship inspect`.
 //!
@@ -28,6 +35,7 @@
 
 mod btf_order;
 mod build;
+mod build_script;
 mod clang;
 mod compile;
 mod depfile;
@@ -43,10 +51,15 @@ mod link;
 mod manifest;
 mod package;
 mod paths;
+mod rust_probe;
+mod select;
 mod vmlinux;
 
 pub use btf_order::BtfOrderError;
 pub use build::{build, BuildOpts, BuildReport, Freshness, ObjectReport, ProbeReport};
+pub use build_script::{
+    All, BuildScriptError, BuildScriptReport, Builder, Named, Selected, Unselected,
+};
 pub use clang::{Clang, ClangError};
 pub use error::BuildError;
 pub use fs::write_atomic;
@@ -56,7 +69,8 @@ pub use inspect::{
 };
 pub use libbpf_log::LibbpfError;
 pub use link::LinkError;
-pub use manifest::{read_workspace, ManifestError, ProbeSpec, Workspace};
+pub use manifest::{read_workspace, ManifestError, ProbeLang, ProbeSpec, Workspace};
+pub use rust_probe::MissingRustTool;
 pub use vmlinux::{
     generate as generate_vmlinux, release_from_header, BtfArch, Vmlinux, VmlinuxError, VmlinuxOpts,
     KERNEL_BTF, RELEASE_DEFINE,

@@ -2,7 +2,9 @@
 //!
 //! ```toml
 //! [workspace.metadata.coreship.probes.execsnoop]   # paths relative to the workspace root
-//! source = "bpf/execsnoop.bpf.c"                   # required
+//! source = "bpf/execsnoop.bpf.c"                   # the C source, or instead:
+//! # rust = "bpf/execsnoop-ebpf"                    # a BPF crate (aya-ebpf) to build with
+//!                                                  # nightly cargo and bpf-linker
 //! version = "0.1.0"                                # default: [workspace.package] version
 //! description = "every exec"
 //! arches = ["x86_64", "aarch64"]                   # default: both
@@ -19,16 +21,30 @@ use coreship_registry::{Arch, UnknownArch};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Keys a probe table may have.
+/// Keys a C probe's table may have.
 const PROBE_KEYS: &str = "source, version, description, arches, include";
+
+/// Keys a Rust probe's table may have (`include` is for clang).
+const RUST_PROBE_KEYS: &str = "rust, version, description, arches";
+
+/// What a probe is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeLang {
+    /// A `.bpf.c` file compiled with clang.
+    C,
+    /// A BPF crate built with nightly cargo for `bpfel-unknown-none` and linked by bpf-linker.
+    Rust,
+}
 
 /// One probe to build.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeSpec {
     /// Probe name: the package name and the output directory name.
     pub name: String,
-    /// The C source (absolute).
+    /// The C source, or the BPF crate's directory for [`ProbeLang::Rust`] (absolute).
     pub source: PathBuf,
+    /// C or Rust.
+    pub lang: ProbeLang,
     /// Probe version.
     pub version: String,
     /// One-line description.
@@ -39,6 +55,9 @@ pub struct ProbeSpec {
     pub include: Vec<PathBuf>,
     /// The Cargo.toml that declared it (None for probes given on the command line).
     pub manifest: Option<PathBuf>,
+    /// The package whose `[package.metadata]` declared it (None for workspace-level probes
+    /// and files).
+    pub package: Option<String>,
 }
 
 /// The probes of a Cargo workspace and where it builds.
@@ -50,6 +69,8 @@ pub struct Workspace {
     pub target_dir: PathBuf,
     /// Probes declared in the workspace and in its members, workspace ones first.
     pub probes: Vec<ProbeSpec>,
+    /// Names of the workspace's packages (members), in cargo's order.
+    pub packages: Vec<String>,
 }
 
 /// Errors reading probe declarations.
@@ -76,9 +97,17 @@ pub enum ManifestError {
         /// The keys allowed there.
         known: &'static str,
     },
-    /// A probe without `source`.
-    #[error("[{table}] of {} has no `source` (the probe's .bpf.c file)", manifest.display())]
+    /// A probe without `source` or `rust`.
+    #[error("[{table}] of {} has no `source` (the probe's .bpf.c file) or `rust` (a BPF crate's directory)", manifest.display())]
     MissingSource {
+        /// The Cargo.toml.
+        manifest: PathBuf,
+        /// The probe's table.
+        table: String,
+    },
+    /// A probe with both `source` and `rust`.
+    #[error("[{table}] of {} has both `source` and `rust`: a probe is C or Rust", manifest.display())]
+    BothSources {
         /// The Cargo.toml.
         manifest: PathBuf,
         /// The probe's table.
@@ -146,6 +175,8 @@ pub(crate) struct TableOrigin<'a> {
     pub base_dir: &'a Path,
     /// Version when a probe has none.
     pub default_version: Option<&'a str>,
+    /// The declaring package, for `package.metadata` tables.
+    pub package: Option<&'a str>,
 }
 
 /// Reads the workspace of `manifest_path` (default: the one cargo finds from the current
@@ -176,6 +207,7 @@ pub fn read_workspace(manifest_path: Option<&Path>) -> Result<Workspace, Manifes
             prefix: "workspace.metadata",
             base_dir: &root,
             default_version: ws_version.as_deref(),
+            package: None,
         },
     )?;
     for pkg in meta.workspace_packages() {
@@ -189,14 +221,20 @@ pub fn read_workspace(manifest_path: Option<&Path>) -> Result<Workspace, Manifes
                 prefix: "package.metadata",
                 base_dir: &dir,
                 default_version: Some(&version),
+                package: Some(&pkg.name),
             },
         )?);
     }
     check_unique(&probes)?;
     Ok(Workspace {
         root,
-        target_dir: meta.target_directory.into_std_path_buf(),
+        target_dir: meta.target_directory.clone().into_std_path_buf(),
         probes,
+        packages: meta
+            .workspace_packages()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect(),
     })
 }
 
@@ -252,13 +290,26 @@ fn probe(name: &str, value: &Value, origin: &TableOrigin<'_>) -> Result<ProbeSpe
             name: name.to_string(),
         });
     }
-    let known = ["source", "version", "description", "arches", "include"];
-    if let Some(key) = t.keys().find(|k| !known.contains(&k.as_str())) {
+    let (lang, known) = if t.contains_key("rust") {
+        (ProbeLang::Rust, RUST_PROBE_KEYS)
+    } else {
+        (ProbeLang::C, PROBE_KEYS)
+    };
+    if lang == ProbeLang::Rust && t.contains_key("source") {
+        return Err(ManifestError::BothSources {
+            manifest: origin.manifest.to_path_buf(),
+            table,
+        });
+    }
+    if let Some(key) = t
+        .keys()
+        .find(|k| !known.split(", ").any(|n| n == k.as_str()))
+    {
         return Err(ManifestError::UnknownKey {
             manifest: origin.manifest.to_path_buf(),
             table,
             key: key.clone(),
-            known: PROBE_KEYS,
+            known,
         });
     }
     let string = |key: &str| -> Result<Option<String>, ManifestError> {
@@ -280,7 +331,11 @@ fn probe(name: &str, value: &Value, origin: &TableOrigin<'_>) -> Result<ProbeSpe
             Some(_) => Err(bad_type(origin, &table, key, "an array of strings")),
         }
     };
-    let source = string("source")?.ok_or_else(|| ManifestError::MissingSource {
+    let source_key = match lang {
+        ProbeLang::C => "source",
+        ProbeLang::Rust => "rust",
+    };
+    let source = string(source_key)?.ok_or_else(|| ManifestError::MissingSource {
         manifest: origin.manifest.to_path_buf(),
         table: table.clone(),
     })?;
@@ -314,6 +369,7 @@ fn probe(name: &str, value: &Value, origin: &TableOrigin<'_>) -> Result<ProbeSpe
     Ok(ProbeSpec {
         name: name.to_string(),
         source: origin.base_dir.join(source),
+        lang,
         version,
         description: string("description")?,
         arches,
@@ -323,6 +379,7 @@ fn probe(name: &str, value: &Value, origin: &TableOrigin<'_>) -> Result<ProbeSpe
             .map(|d| origin.base_dir.join(d))
             .collect(),
         manifest: Some(origin.manifest.to_path_buf()),
+        package: origin.package.map(str::to_string),
     })
 }
 
@@ -402,6 +459,7 @@ mod tests {
             prefix: "workspace.metadata",
             base_dir: Path::new("/ws"),
             default_version,
+            package: None,
         }
     }
 
@@ -458,6 +516,22 @@ mod tests {
         let err = probes_in(&meta, origin(None)).unwrap_err();
         assert!(matches!(err, ManifestError::MissingSource { .. }), "{err}");
         assert!(err.to_string().contains("no `source`"), "{err}");
+    }
+
+    #[test]
+    fn rust_probes_name_a_crate_and_take_no_include() {
+        let meta = json!({"coreship": {"probes": {"r": {"rust": "bpf/r-ebpf"}}}});
+        let p = &probes_in(&meta, origin(Some("1.0.0"))).unwrap()[0];
+        assert_eq!(
+            (p.lang, p.source.as_path()),
+            (ProbeLang::Rust, Path::new("/ws/bpf/r-ebpf"))
+        );
+        let both = json!({"coreship": {"probes": {"r": {"rust": "r", "source": "r.c"}}}});
+        let err = probes_in(&both, origin(Some("1.0.0"))).unwrap_err();
+        assert!(matches!(err, ManifestError::BothSources { .. }), "{err}");
+        let inc = json!({"coreship": {"probes": {"r": {"rust": "r", "include": []}}}});
+        let err = probes_in(&inc, origin(Some("1.0.0"))).unwrap_err();
+        assert!(err.to_string().contains("known: rust, version"), "{err}");
     }
 
     #[test]

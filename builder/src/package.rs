@@ -4,18 +4,45 @@ use crate::compile::Compiled;
 use crate::flags::CFLAGS;
 use crate::headers;
 use crate::paths::{Loc, PathMapper};
+use crate::rust_probe::{RustToolchain, CARGO_ARGS};
 use crate::{BuildError, Clang, ProbeSpec};
 use coreship_loader::ObjectSummary;
 use coreship_registry::{ArchObject, BuildInfo, Package, Sha256Digest, SourceInfo, SCHEMA_VERSION};
 use std::fs;
 use std::path::Path;
 
+/// The compiler recorded in a package description.
+pub(crate) struct Toolchain {
+    /// Its version line.
+    version: String,
+    /// Its flags other than the per-arch define and paths.
+    flags: Vec<String>,
+}
+
+impl Toolchain {
+    /// clang with [`CFLAGS`].
+    pub(crate) fn clang(clang: &Clang) -> Toolchain {
+        Toolchain {
+            version: clang.version.clone(),
+            flags: CFLAGS.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    /// Nightly rustc, with cargo's arguments as the flags.
+    pub(crate) fn rust(rust: &RustToolchain) -> Toolchain {
+        Toolchain {
+            version: rust.version.clone(),
+            flags: CARGO_ARGS.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+}
+
 /// Describes the objects of `probe` (in arch order, at least one) and writes the description
 /// into `dir` when it changed.
 pub(crate) fn write_package(
     probe: &ProbeSpec,
     objects: &[Compiled],
-    clang: &Clang,
+    toolchain: &Toolchain,
     m: &PathMapper,
     dir: &Path,
 ) -> Result<Package, BuildError> {
@@ -51,9 +78,9 @@ pub(crate) fn write_package(
             sha256: first.inputs,
         },
         build: BuildInfo {
-            clang: clang.version.clone(),
+            clang: toolchain.version.clone(),
             kernel_release: kernel_release(&first.files, m),
-            cflags: CFLAGS.iter().map(|f| f.to_string()).collect(),
+            cflags: toolchain.flags.clone(),
         },
         objects: entries,
         programs: summary.programs,

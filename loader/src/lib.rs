@@ -18,6 +18,12 @@
 //!    and counters at each interval and at exit; counters keyed by stack ids are symbolized
 //!    on this machine (**stacks**: kallsyms, the ELF symbols of mapped files) and printed as
 //!    stacks, folded stacks or a flame graph.
+//!
+//! Applications that embed their probes use the same phases through [`Probe`] (from bytes
+//! or a path, configured like `coreship-load run`) and [`RunningProbe`] (records queued by
+//! `poll` and taken per map as [`Record`]s, read as [`Value`]s, bytes or a [`Plain`] Rust
+//! struct; histograms and counters read as data). Both paths share the event buffers
+//! (**stream**) and the map readers (**tables**).
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -30,11 +36,13 @@ pub mod libbpf_log;
 mod output;
 mod plan;
 mod printer;
+mod probe;
 mod run;
 mod session;
 mod settings;
 mod source;
 mod stacks;
+mod stream;
 mod summary;
 mod tables;
 
@@ -52,6 +60,7 @@ pub use output::{
 };
 pub use plan::{CounterPlan, EventOverride, EventsPlan, HistPlan, OutputPlan};
 pub use printer::{Format, Printer};
+pub use probe::{HistRow, Plain, Probe, Record, RecordError, RunningProbe};
 pub use run::{monotonic_ns, run, RunOpts, RunReport};
 pub use session::{LoadOpts, Session};
 pub use settings::{object_settings, SetArg, SettingInfo};

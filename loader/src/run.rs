@@ -5,13 +5,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapType, PerfBufferBuilder, RingBufferBuilder};
-
 use crate::plan::{EventOverride, OutputPlan};
 use crate::stacks::StackTables;
+use crate::stream::{self, Streams};
 use crate::{
-    tables, BpfElf, Format, FormatCtx, LoadError, LoadOpts, ObjectBtf, Printer, ProbeSource,
-    Session,
+    tables, BpfElf, Format, FormatCtx, Layout, LoadError, LoadOpts, ObjectBtf, Printer,
+    ProbeSource, Session,
 };
 
 /// What to run and how to print it.
@@ -64,20 +63,11 @@ pub fn run(
         start_mono_ns: monotonic_ns(),
         devices: crate::devices::block_device_names(),
     };
-    let elf = BpfElf::parse(&src.bytes, &src.path)?;
-    let btf = ObjectBtf::from_bytes(elf.btf).map_err(|source| LoadError::Btf {
-        path: src.path.clone(),
-        source,
-    })?;
+    let btf = object_btf(src)?;
 
     let session = Session::start(src, &opts.load)?;
     let time_to_attach = started.elapsed();
-    let object = session.object();
-    let event_maps: Vec<String> = object
-        .maps()
-        .filter(|m| matches!(m.map_type(), MapType::RingBuf | MapType::PerfEventArray))
-        .map(|m| m.name().to_string_lossy().into_owned())
-        .collect();
+    let event_maps = stream::event_maps(session.object());
     let plan = OutputPlan::new(&btf, &event_maps, &opts.events)?;
     let stacks = StackTables::new(&plan, opts.flamegraph.as_deref(), &src.name)?;
 
@@ -86,66 +76,28 @@ pub fn run(
         printer.borrow_mut().header(&ev.layout);
     }
 
-    // Ring buffers share one epoll set; each perf event array gets its own buffer.
-    let mut rb_builder = RingBufferBuilder::new();
-    let mut have_rb = false;
-    let mut perf_buffers = Vec::new();
-    let maps: Vec<_> = object.maps().collect();
-    for map in &maps {
-        let name = map.name().to_string_lossy().into_owned();
-        if !event_maps.contains(&name) {
-            continue;
-        }
-        let layout = plan
-            .events
-            .iter()
-            .find(|e| e.map == name)
-            .map(|e| &e.layout);
-        let printer = &printer;
-        let stream_err = |what: &str, source| LoadError::Stream {
-            map: name.clone(),
-            what: what.to_string(),
-            source,
-        };
-        if map.map_type() == MapType::RingBuf {
-            let map_name = name.clone();
-            rb_builder
-                .add(map, move |data: &[u8]| {
-                    let mut p = printer.borrow_mut();
-                    match layout {
-                        Some(l) => p.record(l, data),
-                        None => p.raw(&map_name, data),
-                    }
-                    0
-                })
-                .map_err(|e| stream_err("cannot read the ring buffer", e))?;
-            have_rb = true;
-        } else {
-            let map_name = name.clone();
-            let pb = PerfBufferBuilder::new(map)
-                .pages(64)
-                .sample_cb(move |_cpu, data: &[u8]| {
-                    let mut p = printer.borrow_mut();
-                    match layout {
-                        Some(l) => p.record(l, data),
-                        None => p.raw(&map_name, data),
-                    }
-                })
-                .lost_cb(move |_cpu, n| printer.borrow_mut().lost += n)
-                .build()
-                .map_err(|e| stream_err("cannot open the perf buffer", e))?;
-            perf_buffers.push(pb);
-        }
-    }
-    let ring = if have_rb {
-        Some(rb_builder.build().map_err(|source| LoadError::Stream {
-            map: event_maps.join(","),
-            what: "cannot set up ring buffers".into(),
-            source,
-        })?)
-    } else {
-        None
-    };
+    let layouts: Vec<Option<&Layout>> = event_maps
+        .iter()
+        .map(|name| {
+            plan.events
+                .iter()
+                .find(|e| e.map == *name)
+                .map(|e| &e.layout)
+        })
+        .collect();
+    let (printer_ref, layouts, names) = (&printer, &layouts, &event_maps);
+    let streams = Streams::open(
+        session.object(),
+        &event_maps,
+        move |i: usize, data: &[u8]| {
+            let mut p = printer_ref.borrow_mut();
+            match layouts[i] {
+                Some(l) => p.record(l, data),
+                None => p.raw(&names[i], data),
+            }
+        },
+        move |n| printer_ref.borrow_mut().lost += n,
+    )?;
 
     // Only now is every buffer open: a perf event array drops records for CPUs without a
     // reader, so "ready" must not be announced before this point.
@@ -162,24 +114,7 @@ pub fn run(
         }
         let wait = deadline.map_or(TICK, |d| (d - now).min(TICK));
         let wait = next_tables.map_or(wait, |t| t.saturating_duration_since(now).min(wait));
-        if let Some(rb) = &ring {
-            // EINTR from a signal is how Ctrl-C arrives; the flag is checked next turn.
-            let _ = rb.poll(if perf_buffers.is_empty() {
-                wait
-            } else {
-                wait / 2
-            });
-        }
-        for pb in &perf_buffers {
-            let _ = pb.poll(if ring.is_some() {
-                Duration::ZERO
-            } else {
-                wait / perf_buffers.len() as u32
-            });
-        }
-        if ring.is_none() && perf_buffers.is_empty() {
-            std::thread::sleep(wait);
-        }
+        streams.poll(wait);
         stacks.watch(session.object());
         if let Some(t) = next_tables {
             if Instant::now() >= t && has_tables {
@@ -195,12 +130,7 @@ pub fn run(
         }
     }
     // Drain what is already in the buffers before printing the final tables.
-    if let Some(rb) = &ring {
-        let _ = rb.consume();
-    }
-    for pb in &perf_buffers {
-        let _ = pb.consume();
-    }
+    streams.consume();
     result?;
     if has_tables {
         print_tables(&session, &plan, &stacks, &printer, &ctx)?;
@@ -215,9 +145,8 @@ pub fn run(
         time_to_attach,
     };
     drop(p);
-    drop(ring);
-    drop(perf_buffers);
-    drop(maps);
+    // Buffers close before the session detaches the programs and frees the maps.
+    drop(streams);
     drop(session);
     Ok(report)
 }
@@ -243,6 +172,15 @@ fn print_tables(
     let mut p = printer.borrow_mut();
     p.text(&s);
     p.flush()
+}
+
+/// Parses the BTF of `src` (pure: before anything is loaded, so a bad object fails first).
+pub(crate) fn object_btf(src: &ProbeSource) -> Result<ObjectBtf, LoadError> {
+    let elf = BpfElf::parse(&src.bytes, &src.path)?;
+    ObjectBtf::from_bytes(elf.btf).map_err(|source| LoadError::Btf {
+        path: src.path.clone(),
+        source,
+    })
 }
 
 /// CLOCK_MONOTONIC in ns: the clock `bpf_ktime_get_ns()` reads.

@@ -1,4 +1,6 @@
-//! Reading histogram and counter maps from the kernel and rendering them.
+//! Reading histogram and counter maps from the kernel, as data ([`hist_values`],
+//! [`counter_values`]) or rendered for printing; both read through [`read_hist`] and
+//! [`read_counters`].
 
 use std::collections::BTreeMap;
 
@@ -6,7 +8,7 @@ use libbpf_rs::{MapCore, MapFlags, MapType, Object};
 
 use crate::plan::{CounterPlan, HistPlan};
 use crate::stacks::StackTables;
-use crate::{Format, FormatCtx, LoadError};
+use crate::{Format, FormatCtx, HistRow, LoadError, Value};
 
 /// Sums a map value that is either one u64 or one u64 per CPU.
 fn read_u64_sum(map: &dyn MapCore, key: &[u8]) -> u64 {
@@ -43,6 +45,71 @@ fn find_map<'o>(object: &'o Object, name: &str) -> Result<libbpf_rs::Map<'o>, Lo
         })
 }
 
+/// Reads histogram `plan` from the kernel: each user key's bytes (empty without a key) and
+/// its slot counts, indexed by log2 slot up to the last slot seen. Keys whose slot does not
+/// decode are skipped.
+pub(crate) fn read_hist(
+    object: &Object,
+    plan: &HistPlan,
+) -> Result<BTreeMap<Vec<u8>, Vec<u64>>, LoadError> {
+    let map = find_map(object, &plan.map)?;
+    let mut groups: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
+    for key in map.keys() {
+        let Ok(slot) = plan.key.slot(&key) else {
+            continue;
+        };
+        let slot = slot as usize;
+        let count = read_u64_sum(&map, &key);
+        let user = plan.key.key_bytes(&key).to_vec();
+        let slots = groups.entry(user).or_default();
+        if slots.len() <= slot {
+            slots.resize(slot + 1, 0);
+        }
+        slots[slot] += count;
+    }
+    Ok(groups)
+}
+
+/// Reads counter map `map`: every key's bytes and its count (summed over CPUs for per-CPU
+/// maps), in the kernel's iteration order.
+pub(crate) fn read_counters(object: &Object, map: &str) -> Result<Vec<(Vec<u8>, u64)>, LoadError> {
+    let map = find_map(object, map)?;
+    Ok(map
+        .keys()
+        .map(|k| {
+            let count = read_u64_sum(&map, &k);
+            (k, count)
+        })
+        .collect())
+}
+
+/// Histogram `plan` as data: each user key decoded (`None` for a histogram without key)
+/// with its slot counts (see [`read_hist`]), in key byte order.
+pub(crate) fn hist_values(object: &Object, plan: &HistPlan) -> Result<Vec<HistRow>, LoadError> {
+    let groups = read_hist(object, plan)?;
+    Ok(groups
+        .into_iter()
+        .filter_map(|(user, slots)| match &plan.key.key {
+            None => Some((None, slots)),
+            Some(l) => l.decode(&user).ok().map(|v| (Some(v), slots)),
+        })
+        .collect())
+}
+
+/// Counter `plan` as data: each key decoded with its count, largest count first (ties in
+/// key byte order). Keys that do not decode are skipped, as when printing.
+pub(crate) fn counter_values(
+    object: &Object,
+    plan: &CounterPlan,
+) -> Result<Vec<(Value, u64)>, LoadError> {
+    let mut rows = read_counters(object, &plan.map)?;
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, count)| Some((plan.key.decode(&key).ok()?, count)))
+        .collect())
+}
+
 /// Renders every histogram of `plans` into `out`.
 pub fn render_hists(
     object: &Object,
@@ -52,22 +119,7 @@ pub fn render_hists(
     out: &mut String,
 ) -> Result<(), LoadError> {
     for plan in plans {
-        let map = find_map(object, &plan.map)?;
-        // user-key bytes -> slot counts
-        let mut groups: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
-        for key in map.keys() {
-            let Ok(slot) = plan.key.slot(&key) else {
-                continue;
-            };
-            let slot = slot as usize;
-            let count = read_u64_sum(&map, &key);
-            let user = plan.key.key_bytes(&key).to_vec();
-            let slots = groups.entry(user).or_default();
-            if slots.len() <= slot {
-                slots.resize(slot + 1, 0);
-            }
-            slots[slot] += count;
-        }
+        let groups = read_hist(object, plan)?;
         for (user, slots) in &groups {
             let key_text = plan.key.key.as_ref().map(|l| {
                 let mut k = String::new();
@@ -108,30 +160,22 @@ pub fn render_counters(
     out: &mut String,
 ) -> Result<(), LoadError> {
     for plan in plans {
-        let map = find_map(object, &plan.map)?;
+        let rows = read_counters(object, &plan.map)?;
         if stacks.covers(&plan.map) {
-            let rows = map
-                .keys()
-                .map(|k| {
-                    let count = read_u64_sum(&map, &k);
-                    (k, count)
-                })
-                .collect();
             stacks.render(object, &plan.map, rows, format, ctx, out)?;
             continue;
         }
-        let mut rows: Vec<(String, u64)> = Vec::new();
-        for key in map.keys() {
-            let count = read_u64_sum(&map, &key);
-            let mut k = String::new();
-            let r = match format {
-                Format::Text | Format::Folded => plan.key.write_key(&key, ctx, &mut k),
-                Format::Json => plan.key.write_json(&key, ctx, &mut k),
-            };
-            if r.is_ok() {
-                rows.push((k, count));
-            }
-        }
+        let mut rows: Vec<(String, u64)> = rows
+            .into_iter()
+            .filter_map(|(key, count)| {
+                let mut k = String::new();
+                let r = match format {
+                    Format::Text | Format::Folded => plan.key.write_key(&key, ctx, &mut k),
+                    Format::Json => plan.key.write_json(&key, ctx, &mut k),
+                };
+                r.is_ok().then_some((k, count))
+            })
+            .collect();
         match format {
             Format::Text | Format::Folded => {
                 crate::render_counters(out, &format!("@{}", plan.map), &mut rows);

@@ -1,9 +1,19 @@
 //! `coreship build`: compile probes into CO-RE objects and package descriptions.
 
-use coreship_builder::{BuildOpts, BuildReport};
+use super::color::Paint;
+use coreship_builder::{BuildOpts, BuildReport, Freshness};
 use coreship_registry::Arch;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+/// `--message-format` values.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// Status lines on stderr only.
+    Human,
+    /// Also one JSON object per object on stdout, then `build-finished` (like cargo's).
+    Json,
+}
 
 /// Arguments of `coreship build`.
 #[derive(clap::Args)]
@@ -23,6 +33,15 @@ pub struct Args {
     /// Path to the workspace's Cargo.toml
     #[arg(long, value_name = "PATH", conflicts_with = "files")]
     manifest_path: Option<PathBuf>,
+    /// Build the probes declared by this package (repeatable)
+    #[arg(short, long = "package", value_name = "NAME", conflicts_with = "files")]
+    packages: Vec<String>,
+    /// Build every probe of the workspace (the default)
+    #[arg(long, visible_alias = "all", conflicts_with = "packages")]
+    workspace: bool,
+    /// human: status lines; json: also one JSON message per object on stdout
+    #[arg(long, value_enum, value_name = "FMT", default_value = "human")]
+    message_format: MessageFormat,
     /// Build only this probe (repeatable)
     #[arg(long = "probe", value_name = "NAME")]
     probes: Vec<String>,
@@ -35,12 +54,24 @@ pub struct Args {
 }
 
 /// Runs `coreship build`.
-pub fn exec(args: Args) -> anyhow::Result<()> {
+pub fn exec(args: Args, paint: Paint) -> anyhow::Result<()> {
+    let json = args.message_format == MessageFormat::Json;
+    let result = build(args, paint);
+    if json {
+        let end = serde_json::json!({"reason": "build-finished", "success": result.is_ok()});
+        writeln!(std::io::stdout().lock(), "{end}")?;
+    }
+    result
+}
+
+fn build(args: Args, paint: Paint) -> anyhow::Result<()> {
+    let json = args.message_format == MessageFormat::Json;
     let opts = BuildOpts {
         files: args.files,
         version: args.probe_version,
         manifest_path: args.manifest_path,
         probes: args.probes,
+        packages: args.packages,
         arches: (!args.arches.is_empty()).then_some(args.arches),
         jobs: args.jobs,
         out_dir: args.out,
@@ -48,17 +79,44 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         clang: None,
     };
     let report = coreship_builder::build(&opts)?;
-    print_report(&report)?;
+    print_report(&report, paint)?;
+    if json {
+        artifacts(&report)?;
+    }
     Ok(())
 }
 
+/// One `coreship-artifact` message per object on stdout, cargo's `compiler-artifact` shape.
+fn artifacts(report: &BuildReport) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for probe in &report.probes {
+        for o in &probe.objects {
+            let msg = serde_json::json!({
+                "reason": "coreship-artifact",
+                "probe": probe.name,
+                "arch": o.arch.as_str(),
+                "object": o.object,
+                "package_dir": probe.package_dir,
+                "fresh": o.status == Freshness::Fresh,
+            });
+            writeln!(out, "{msg}")?;
+        }
+    }
+    out.flush()
+}
+
 /// Cargo-style status lines on stderr, one per object.
-fn print_report(report: &BuildReport) -> std::io::Result<()> {
+fn print_report(report: &BuildReport, paint: Paint) -> std::io::Result<()> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut err = std::io::stderr().lock();
     for (name, arches) in &report.skipped {
         let arches: Vec<&str> = arches.iter().map(|a| a.as_str()).collect();
-        writeln!(err, "    skipping {name} (declares {})", arches.join(", "))?;
+        writeln!(
+            err,
+            "{} {name} (declares {})",
+            paint.status("skipping"),
+            arches.join(", ")
+        )?;
     }
     for probe in &report.probes {
         for o in &probe.objects {
@@ -67,8 +125,8 @@ fn print_report(report: &BuildReport) -> std::io::Result<()> {
             }
             writeln!(
                 err,
-                "{:>12} {} {} -> {}",
-                o.status.to_string(),
+                "{} {} {} -> {}",
+                paint.status(&o.status.to_string()),
                 probe.name,
                 o.arch,
                 relative(&o.object, &cwd).display()

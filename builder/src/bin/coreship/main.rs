@@ -1,9 +1,15 @@
 //! `coreship`: build, inspect and package CO-RE BPF probes.
+//!
+//! The same program is installed as `cargo-coreship`, so `cargo coreship build -p app` works
+//! like a cargo command. Exit status: 0 on success, 1 on an error (printed as one
+//! `coreship: error: …` chain), 2 on bad arguments. cargo's own 101 is not used: it marks
+//! cargo's internal failures, and third-party subcommands (cargo-fmt, cargo-expand) exit 1.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod build;
+mod color;
 mod inspect;
 mod vmlinux;
 
@@ -14,6 +20,9 @@ mod vmlinux;
     about = "Compile BPF probes once, ship them everywhere"
 )]
 struct Cli {
+    /// Coloring of status lines: auto, always, never [default: $CARGO_TERM_COLOR, else auto]
+    #[arg(long, value_enum, global = true, value_name = "WHEN")]
+    color: Option<color::ColorChoice>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,22 +37,30 @@ enum Command {
     Inspect(inspect::Args),
 }
 
-fn main() -> ExitCode {
-    // `cargo coreship …` passes "coreship" as the first argument.
+/// Parses the arguments (with or without cargo's leading `coreship`), runs the command and
+/// prints its error.
+pub fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command();
+    // `cargo coreship …` passes "coreship" as the first argument.
     if args.get(1).is_some_and(|a| a == "coreship") {
         args.remove(1);
+        cmd = cmd.bin_name("cargo coreship");
     }
-    let cli = Cli::parse_from(args);
+    let cli = match Cli::from_arg_matches(&cmd.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let paint = color::Paint(color::ColorChoice::resolve(cli.color).on_stderr());
     let result = match cli.command {
         Command::Vmlinux(a) => vmlinux::exec(a),
-        Command::Build(a) => build::exec(a),
+        Command::Build(a) => build::exec(a, paint),
         Command::Inspect(a) => inspect::exec(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("coreship: error: {e:#}");
+            eprintln!("coreship: {}: {e:#}", paint.error());
             ExitCode::FAILURE
         }
     }
