@@ -43,6 +43,14 @@ pub enum BuildScriptError {
     /// Building failed (clang's diagnostics are in the message).
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// libbpf-cargo could not generate a skeleton.
+    #[error("cannot generate the skeleton of probe `{probe}`: {message}")]
+    Skeleton {
+        /// The probe.
+        probe: String,
+        /// What libbpf-cargo said (its error chain, joined).
+        message: String,
+    },
     /// A file could not be written.
     #[error("cannot write {}", path.display())]
     Io {

@@ -3,6 +3,8 @@
 
 mod directives;
 mod error;
+#[cfg(feature = "skeleton")]
+mod skeleton;
 
 pub use error::BuildScriptError;
 
@@ -67,6 +69,7 @@ pub struct Builder<S = Unselected> {
     arch: Arch,
     clang: Option<PathBuf>,
     btf: Option<PathBuf>,
+    skeleton: bool,
     selection: S,
 }
 
@@ -131,6 +134,7 @@ impl Builder<Unselected> {
             arch,
             clang: None,
             btf: None,
+            skeleton: false,
             selection: Unselected,
         })
     }
@@ -174,6 +178,16 @@ impl<S> Builder<S> {
         self
     }
 
+    /// Also generates a typed libbpf-rs skeleton `OUT_DIR/<name>.skel.rs` per probe with
+    /// libbpf-cargo (feature `skeleton`); include it with
+    /// `include!(concat!(env!("OUT_DIR"), "/<name>.skel.rs"))`. The skeleton embeds the object
+    /// coreship built, so both ways of loading see the same bytes.
+    #[cfg(feature = "skeleton")]
+    pub fn skeleton(mut self, on: bool) -> Self {
+        self.skeleton = on;
+        self
+    }
+
     fn with_selection<T>(self, selection: T) -> Builder<T> {
         Builder {
             manifest_dir: self.manifest_dir,
@@ -181,6 +195,7 @@ impl<S> Builder<S> {
             arch: self.arch,
             clang: self.clang,
             btf: self.btf,
+            skeleton: self.skeleton,
             selection,
         }
     }
@@ -222,6 +237,10 @@ impl<S: Selected> Builder<S> {
                 let bytes = std::fs::read(&o.object).map_err(|source| io(&o.object, source))?;
                 let to = out_dir.join(format!("{}.bpf.o", p.name));
                 write_if_changed(&to, &bytes).map_err(|source| io(&to, source))?;
+                #[cfg(feature = "skeleton")]
+                if self.skeleton {
+                    skeleton::generate(&p.name, &to, &out_dir)?;
+                }
                 objects.push(to);
             }
         }
@@ -339,6 +358,7 @@ mod tests {
             arch: Arch::X86_64,
             clang: None,
             btf: None,
+            skeleton: false,
             selection: Unselected,
         };
         let b = b
