@@ -6,7 +6,7 @@
 
 mod build_support;
 
-use build_support::{require, workspace, Need};
+use build_support::{put, require, temp_crate, Need};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -62,32 +62,18 @@ int handle_exec(void *ctx)
 /// Replaces line 11 so that line 12, column 2 is an undeclared identifier.
 const BROKEN_LINE: &str = "\tstruct myprobe_key key = {};\n\tnot_declared = 1;\n";
 
-/// Writes `text` to `path` unless it already holds it (mtimes drive cargo's reruns).
-fn put(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
-        std::fs::write(path, text).unwrap();
-    }
-}
-
-/// The crate and its target dir: fixed paths, so its dependencies build once per checkout.
+/// The crate and its target dir.
 fn make_crate() -> (PathBuf, PathBuf) {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = tmp.join("build-rs-crate");
-    let builder = workspace().join("builder");
-    put(
-        &dir.join("Cargo.toml"),
-        &CARGO_TOML.replace("BUILDER", builder.to_str().unwrap()),
-    );
-    // The workspace's lock pins every dependency to what is already in cargo's cache.
-    if !dir.join("Cargo.lock").exists() {
-        std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    }
-    put(&dir.join("build.rs"), BUILD_RS);
-    put(&dir.join("src/main.rs"), MAIN_RS);
-    put(&dir.join("src/bpf/myprobe.h"), HEADER);
-    put(&dir.join("src/bpf/myprobe.bpf.c"), PROBE);
-    (dir, tmp.join("build-rs-target"))
+    temp_crate(
+        "build-rs",
+        CARGO_TOML,
+        &[
+            ("build.rs", BUILD_RS),
+            ("src/main.rs", MAIN_RS),
+            ("src/bpf/myprobe.h", HEADER),
+            ("src/bpf/myprobe.bpf.c", PROBE),
+        ],
+    )
 }
 
 fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Output {

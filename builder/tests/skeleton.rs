@@ -5,8 +5,7 @@
 
 mod build_support;
 
-use build_support::{require, workspace, Need};
-use std::path::Path;
+use build_support::{require, temp_crate, Need};
 use std::process::Command;
 
 const CARGO_TOML: &str = r#"[package]
@@ -60,37 +59,25 @@ int count_getpid(void *ctx)
 }
 "#;
 
-fn put(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
-        std::fs::write(path, text).unwrap();
-    }
-}
-
 #[test]
 fn build_script_generates_a_typed_skeleton_that_compiles_and_opens() {
     if require(&[Need::Clang, Need::KernelBtf]).is_none() {
         return;
     }
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let dir = tmp.join("skeleton-crate");
-    let builder = workspace().join("builder");
-    put(
-        &dir.join("Cargo.toml"),
-        &CARGO_TOML.replace("BUILDER", builder.to_str().unwrap()),
+    let (dir, target) = temp_crate(
+        "skeleton",
+        CARGO_TOML,
+        &[
+            ("build.rs", BUILD_RS),
+            ("src/main.rs", MAIN_RS),
+            ("src/bpf/counter.bpf.c", PROBE),
+        ],
     );
-    if !dir.join("Cargo.lock").exists() {
-        std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    }
-    put(&dir.join("build.rs"), BUILD_RS);
-    put(&dir.join("src/main.rs"), MAIN_RS);
-    put(&dir.join("src/bpf/counter.bpf.c"), PROBE);
-
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args(["run", "--quiet"])
         .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", tmp.join("skeleton-target"))
+        .env("CARGO_TARGET_DIR", &target)
         .env_remove("CLANG")
         .output()
         .unwrap();

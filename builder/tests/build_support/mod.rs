@@ -158,3 +158,32 @@ pub fn statuses(stderr: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Writes `text` to `path` unless it already holds it (mtimes drive cargo's reruns).
+pub fn put(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// A crate outside this workspace at a fixed path under the test tmp dir (so its
+/// dependencies build once per checkout), with `BUILDER` in `cargo_toml` replaced by this
+/// builder's path, the workspace's Cargo.lock copied in (dependencies resolve to what this
+/// workspace already uses) and `files` written relative to it. Returns (crate dir, target dir).
+pub fn temp_crate(name: &str, cargo_toml: &str, files: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.join(format!("{name}-crate"));
+    let builder = workspace().join("builder");
+    put(
+        &dir.join("Cargo.toml"),
+        &cargo_toml.replace("BUILDER", builder.to_str().unwrap()),
+    );
+    if !dir.join("Cargo.lock").exists() {
+        std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    }
+    for (file, text) in files {
+        put(&dir.join(file), text);
+    }
+    (dir, tmp.join(format!("{name}-target")))
+}
