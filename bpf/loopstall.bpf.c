@@ -115,15 +115,18 @@ int enter_epoll_pwait(void *ctx)
 	return wait_entered();
 }
 
-/* Linux 5.11 and later (b0a0c2615f6f "epoll: wire up syscall epoll_pwait2"). */
+/*
+ * Linux 5.11 and later (b0a0c2615f6f "epoll: wire up syscall epoll_pwait2"): optional, so
+ * older kernels run the rest.
+ */
 SEC("tp/syscalls/sys_exit_epoll_pwait2")
-int exit_epoll_pwait2(void *ctx)
+int exit_epoll_pwait2__optional(void *ctx)
 {
 	return wait_returned();
 }
 
 SEC("tp/syscalls/sys_enter_epoll_pwait2")
-int enter_epoll_pwait2(void *ctx)
+int enter_epoll_pwait2__optional(void *ctx)
 {
 	return wait_entered();
 }

@@ -50,6 +50,9 @@
  * it cannot attach (kprobe: CONFIG_KPROBES off); the group is reported unavailable, with
  * each alternative's reason, only when none works. Alternatives usually share maps (an
  * entry's stash, the output maps), so any mix of chosen alternatives works together.
+ * A program whose name ends in `__optional` (e.g. `enter_epoll_pwait2__optional`) targets
+ * something only some kernels have: when it cannot load or attach, the loader reports it
+ * as skipped and runs the rest, without --allow-partial.
  *
  * Settings: a probe's options are `const volatile` globals (libbpf-tools style, e.g.
  * `const volatile bool per_disk = false;`), set before load with `coreship-load run

@@ -62,7 +62,7 @@ pub use plan::{CounterPlan, EventOverride, EventsPlan, HistPlan, OutputPlan};
 pub use printer::{Format, Printer};
 pub use probe::{HistRow, Plain, Probe, Record, RecordError, RunningProbe};
 pub use run::{monotonic_ns, run, RunOpts, RunReport};
-pub use session::{LoadOpts, Session};
+pub use session::{LoadOpts, Session, OPTIONAL_SUFFIX};
 pub use settings::{object_settings, SetArg, SettingInfo};
 pub use source::{object_name, ProbeSource};
 pub use stacks::{StackError, FLAMEGRAPH_SUPPORTED};

@@ -84,8 +84,13 @@ impl Session {
         if links.is_empty() {
             return Err(LoadError::NothingAttached { failures });
         }
-        if !failures.is_empty() && !opts.allow_partial {
-            return Err(LoadError::Attach { failures });
+        let required: Vec<AttachFailure> = failures
+            .iter()
+            .filter(|f| !is_optional(&f.program))
+            .cloned()
+            .collect();
+        if !required.is_empty() && !opts.allow_partial {
+            return Err(LoadError::Attach { failures: required });
         }
         Ok(Session {
             links,
@@ -106,10 +111,20 @@ impl Session {
         names
     }
 
-    /// Programs that did not load or attach (only non-empty with `allow_partial`).
+    /// Programs that did not load or attach: `__optional` ones, and any with `allow_partial`.
     pub fn failures(&self) -> &[AttachFailure] {
         &self.failures
     }
+}
+
+/// Suffix of programs the running kernel may lack (a tracepoint or function only newer
+/// kernels have): when one cannot load or attach it is reported and skipped, and the rest
+/// runs without `--allow-partial`.
+pub const OPTIONAL_SUFFIX: &str = "__optional";
+
+/// Whether program `name` is marked optional.
+fn is_optional(name: &str) -> bool {
+    name.ends_with(OPTIONAL_SUFFIX)
 }
 
 /// Opens `bytes` with libbpf (no kernel access); `path` only names it in errors.
@@ -283,7 +298,7 @@ fn load(
         // A kernel that refuses a whole program kind is not the probe's fault: keep going so
         // every unavailable program is reported together (Session::start decides, from
         // `allow_partial`, whether the rest may run). A verifier rejection stops here.
-        if !opts.allow_partial && !trampoline_refused {
+        if !opts.allow_partial && !trampoline_refused && !is_optional(&program) {
             return Err(LoadError::Verifier {
                 program,
                 errno: errno.map_or_else(|| "unknown error".into(), errno_text),

@@ -504,3 +504,25 @@ fn per_cpu_counters_are_summed_exactly_under_concurrent_updates() {
         .sum();
     assert_eq!(mine, THREADS * CALLS, "{calls}");
 }
+
+#[test]
+fn optional_programs_the_kernel_lacks_are_skipped_without_allow_partial() {
+    if !bpf_available() {
+        return;
+    }
+    let loader = Loader::start(&[object("optional").to_str().unwrap(), "--format", "json"]);
+    // SAFETY: getppid has no preconditions.
+    unsafe { libc::getppid() };
+    let done = loader.stop();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("skipped program on_missing__optional"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("attached on_getppid"),
+        "{}",
+        done.stderr
+    );
+}
