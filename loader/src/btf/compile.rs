@@ -1,7 +1,7 @@
 //! Compiling a BTF type into a [`Layout`]: every offset, size, signedness and enum name is
 //! looked up here, once, and checked to lie within the type so decoding cannot overrun.
 
-use btf_rs::{Enum, Enum64, Int, Struct, Type};
+use btf_rs::{Int, Struct, Type};
 
 use super::object::{next_id, next_id_of, MAX_DEPTH};
 use super::plan::{BitRepr, EnumNames, Field, Node, Scalar, ScalarKind};
@@ -60,8 +60,10 @@ impl ObjectBtf {
                 len => ScalarKind::Bytes { len },
             },
             Type::Ptr(_) => ScalarKind::Ptr { size: 8 },
-            Type::Enum(e) => enum_kind(e.size(), e.is_signed(), self.enum_names(&e)),
-            Type::Enum64(e) => enum_kind(e.size(), e.is_signed(), self.enum64_names(&e)),
+            Type::Enum(e) => enum_kind(e.size(), e.is_signed(), self.enum_names(&Type::Enum(e))),
+            Type::Enum64(e) => {
+                enum_kind(e.size(), e.is_signed(), self.enum_names(&Type::Enum64(e)))
+            }
             Type::Array(a) => {
                 let elem = next_id_of(&a);
                 if self.is_char(elem)? {
@@ -146,10 +148,13 @@ impl ObjectBtf {
         let (signed, repr) = match self.strip(id)?.1 {
             Type::Int(i) if i.is_bool() => (false, BitRepr::Bool),
             Type::Int(i) => (i.is_signed(), BitRepr::Int),
-            Type::Enum(e) => (e.is_signed(), BitRepr::Enum(Box::new(self.enum_names(&e)))),
+            Type::Enum(e) => (
+                e.is_signed(),
+                BitRepr::Enum(Box::new(self.enum_names(&Type::Enum(e)))),
+            ),
             Type::Enum64(e) => (
                 e.is_signed(),
-                BitRepr::Enum(Box::new(self.enum64_names(&e))),
+                BitRepr::Enum(Box::new(self.enum_names(&Type::Enum64(e)))),
             ),
             _ => {
                 return Err(BtfError::Unsupported {
@@ -196,34 +201,13 @@ impl ObjectBtf {
         Ok(false)
     }
 
-    fn enum_names(&self, e: &Enum) -> EnumNames {
-        let signed = e.is_signed();
+    /// The enumerator names of enum type `t`, for decoding values by name.
+    fn enum_names(&self, t: &Type) -> EnumNames {
+        let variants = self.enumerators(t).unwrap_or_default();
         EnumNames::new(
-            e.members
-                .iter()
-                .map(|m| {
-                    let v = match signed {
-                        true => i128::from(m.val() as i32),
-                        false => i128::from(m.val()),
-                    };
-                    (v, self.name(m).into())
-                })
-                .collect(),
-        )
-    }
-
-    fn enum64_names(&self, e: &Enum64) -> EnumNames {
-        let signed = e.is_signed();
-        EnumNames::new(
-            e.members
-                .iter()
-                .map(|m| {
-                    let v = match signed {
-                        true => i128::from(m.val() as i64),
-                        false => i128::from(m.val()),
-                    };
-                    (v, self.name(m).into())
-                })
+            variants
+                .into_iter()
+                .map(|(v, name)| (v, name.into()))
                 .collect(),
         )
     }

@@ -212,6 +212,12 @@ impl ObjectBtf {
         Ok(out)
     }
 
+    /// An enum's enumerators as (name, value), the order settings parse them in.
+    fn variants(&self, t: &Type) -> Vec<(String, i128)> {
+        let all = self.enumerators(t).unwrap_or_default();
+        all.into_iter().map(|(v, name)| (name, v)).collect()
+    }
+
     /// How a variable of type `id` occupying `size` bytes is written.
     fn setting_kind(&self, id: u32, size: usize) -> Result<Kind, BtfError> {
         let fits = |n: usize| n == size && matches!(n, 1 | 2 | 4 | 8);
@@ -222,31 +228,11 @@ impl ObjectBtf {
             },
             Type::Enum(e) if fits(e.size()) => Kind::Enum {
                 signed: e.is_signed(),
-                variants: e
-                    .members
-                    .iter()
-                    .map(|m| {
-                        let v = match e.is_signed() {
-                            true => i128::from(m.val() as i32),
-                            false => i128::from(m.val()),
-                        };
-                        (self.name(m), v)
-                    })
-                    .collect(),
+                variants: self.variants(&Type::Enum(e)),
             },
             Type::Enum64(e) if fits(e.size()) => Kind::Enum {
                 signed: e.is_signed(),
-                variants: e
-                    .members
-                    .iter()
-                    .map(|m| {
-                        let v = match e.is_signed() {
-                            true => i128::from(m.val() as i64),
-                            false => i128::from(m.val()),
-                        };
-                        (self.name(m), v)
-                    })
-                    .collect(),
+                variants: self.variants(&Type::Enum64(e)),
             },
             Type::Array(a) if self.is_char(next_id_of(&a))? && a.len() == size && size > 0 => {
                 Kind::Str

@@ -62,6 +62,37 @@ impl ObjectBtf {
         self.btf.resolve_name(t).unwrap_or_default()
     }
 
+    /// The enumerators of an enum (`BTF_KIND_ENUM` or `ENUM64`) as (value, name) in
+    /// declaration order, values sign-extended when the enum is signed; `None` for any other
+    /// type.
+    pub(crate) fn enumerators(&self, t: &Type) -> Option<Vec<(i128, String)>> {
+        Some(match t {
+            Type::Enum(e) => e
+                .members
+                .iter()
+                .map(|m| {
+                    let v = match e.is_signed() {
+                        true => i128::from(m.val() as i32),
+                        false => i128::from(m.val()),
+                    };
+                    (v, self.name(m))
+                })
+                .collect(),
+            Type::Enum64(e) => e
+                .members
+                .iter()
+                .map(|m| {
+                    let v = match e.is_signed() {
+                        true => i128::from(m.val() as i64),
+                        false => i128::from(m.val()),
+                    };
+                    (v, self.name(m))
+                })
+                .collect(),
+            _ => return None,
+        })
+    }
+
     /// Follows typedefs, const, volatile, restrict and type tags down to the type they
     /// qualify, returning its id and the type.
     pub(crate) fn strip(&self, mut id: u32) -> Result<(u32, Type), BtfError> {
