@@ -4,9 +4,10 @@
 use super::fmt::{
     push_f64, push_hex, push_hex_bytes, push_i128, push_json_str, push_rel_secs, push_u128,
 };
+use super::walk::{push_node, Style};
 use super::FormatCtx;
-use crate::btf::plan::{Node, Raw};
-use crate::btf::{DecodeError, Endian, Layout};
+use crate::btf::plan::{Field, Raw};
+use crate::btf::{DecodeError, Layout};
 
 impl Layout {
     /// Appends one record as a JSON value (an object for structs), no newline. Strings and
@@ -20,74 +21,46 @@ impl Layout {
         out: &mut String,
     ) -> Result<(), DecodeError> {
         self.check(data)?;
-        push_node(out, &self.root, data, 0, self.endian, ctx);
+        push_node::<Json>(out, &self.root, data, 0, self.endian, ctx);
         Ok(())
     }
 }
 
-fn push_node(
-    out: &mut String,
-    node: &Node,
-    data: &[u8],
-    base: usize,
-    endian: Endian,
-    ctx: &FormatCtx,
-) {
-    match node {
-        Node::Scalar(s) => push_raw(out, s.read(data, base, endian), ctx),
-        Node::Record(fields) => {
-            out.push('{');
-            for (i, f) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&f.json_key);
-                push_node(out, &f.node, data, base, endian, ctx);
-            }
-            out.push('}');
-        }
-        Node::Array {
-            offset,
-            count,
-            stride,
-            elem,
-        } => {
-            out.push('[');
-            for i in 0..*count {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_node(out, elem, data, base + offset + i * stride, endian, ctx);
-            }
-            out.push(']');
-        }
-    }
-}
+/// JSON leaves and `{"a":1}` records.
+struct Json;
 
-fn push_raw(out: &mut String, raw: Raw, ctx: &FormatCtx) {
-    match raw {
-        Raw::Uint(v) => push_u128(out, v),
-        Raw::Int(v) => push_i128(out, v),
-        Raw::Bool(v) => out.push_str(if v { "true" } else { "false" }),
-        Raw::Float(v) => push_f64(out, v, true),
-        Raw::Ptr(v) => {
-            out.push('"');
-            push_hex(out, v);
-            out.push('"');
-        }
-        Raw::Enum(Some(name), _) => push_json_str(out, name.as_bytes()),
-        Raw::Enum(None, v) => push_i128(out, v),
-        Raw::Str(b) => push_json_str(out, b),
-        Raw::Bytes(b) => {
-            out.push('"');
-            push_hex_bytes(out, b);
-            out.push('"');
-        }
-        Raw::Timestamp(ns) => push_rel_secs(out, ns, ctx.start_mono_ns, 9),
-        Raw::Dev(dev) => {
-            let mut name = String::new();
-            ctx.devices.push(&mut name, dev);
-            push_json_str(out, name.as_bytes());
+impl Style for Json {
+    const FIELD_SEP: &'static str = ",";
+
+    fn field_prefix(out: &mut String, field: &Field) {
+        out.push_str(&field.json_key);
+    }
+
+    fn raw(out: &mut String, raw: Raw<'_>, ctx: &FormatCtx) {
+        match raw {
+            Raw::Uint(v) => push_u128(out, v),
+            Raw::Int(v) => push_i128(out, v),
+            Raw::Bool(v) => out.push_str(if v { "true" } else { "false" }),
+            Raw::Float(v) => push_f64(out, v, true),
+            Raw::Ptr(v) => {
+                out.push('"');
+                push_hex(out, v);
+                out.push('"');
+            }
+            Raw::Enum(Some(name), _) => push_json_str(out, name.as_bytes()),
+            Raw::Enum(None, v) => push_i128(out, v),
+            Raw::Str(b) => push_json_str(out, b),
+            Raw::Bytes(b) => {
+                out.push('"');
+                push_hex_bytes(out, b);
+                out.push('"');
+            }
+            Raw::Timestamp(ns) => push_rel_secs(out, ns, ctx.start_mono_ns, 9),
+            Raw::Dev(dev) => {
+                let mut name = String::new();
+                ctx.devices.push(&mut name, dev);
+                push_json_str(out, name.as_bytes());
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod fmt;
 mod hist;
 mod json;
 mod text;
+mod walk;
 
 pub use counters::{counters_json, render_counters};
 pub use ctx::FormatCtx;

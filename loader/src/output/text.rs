@@ -5,9 +5,10 @@ use super::fmt::{
     pad_from, push_f64, push_hex, push_hex_bytes, push_i128, push_rel_secs, push_text_str,
     push_u128,
 };
+use super::walk::{push_node, Style};
 use super::FormatCtx;
-use crate::btf::plan::{Node, Raw};
-use crate::btf::{DecodeError, Endian, Layout};
+use crate::btf::plan::{Field, Raw};
+use crate::btf::{DecodeError, Layout};
 
 /// Separator between columns.
 const GAP: &str = "  ";
@@ -42,7 +43,7 @@ impl Layout {
                 out.push_str(GAP);
             }
             let start = out.len();
-            push_node(out, &c.node, data, 0, self.endian, ctx);
+            push_node::<Text>(out, &c.node, data, 0, self.endian, ctx);
             pad_from(out, start, c.width, c.right, i == last);
         }
         Ok(())
@@ -61,67 +62,38 @@ impl Layout {
             if i > 0 {
                 out.push_str(", ");
             }
-            push_node(out, &c.node, data, 0, self.endian, ctx);
+            push_node::<Text>(out, &c.node, data, 0, self.endian, ctx);
         }
         Ok(())
     }
 }
 
-/// Appends a node in text form. Leaves as themselves; arrays and structs (only reached
-/// inside arrays, as columns flatten structs) compactly: `[1,2,3]`, `{a=1, b=x}`.
-fn push_node(
-    out: &mut String,
-    node: &Node,
-    data: &[u8],
-    base: usize,
-    endian: Endian,
-    ctx: &FormatCtx,
-) {
-    match node {
-        Node::Scalar(s) => push_raw(out, s.read(data, base, endian), ctx),
-        Node::Record(fields) => {
-            out.push('{');
-            for (i, f) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&f.name);
-                out.push('=');
-                push_node(out, &f.node, data, base, endian, ctx);
-            }
-            out.push('}');
-        }
-        Node::Array {
-            offset,
-            count,
-            stride,
-            elem,
-        } => {
-            out.push('[');
-            for i in 0..*count {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_node(out, elem, data, base + offset + i * stride, endian, ctx);
-            }
-            out.push(']');
-        }
-    }
-}
+/// Text leaves and `{a=1, b=x}` records (only reached inside arrays, as columns flatten
+/// structs).
+struct Text;
 
-fn push_raw(out: &mut String, raw: Raw, ctx: &FormatCtx) {
-    match raw {
-        Raw::Uint(v) => push_u128(out, v),
-        Raw::Int(v) => push_i128(out, v),
-        Raw::Bool(v) => out.push_str(if v { "true" } else { "false" }),
-        Raw::Float(v) => push_f64(out, v, false),
-        Raw::Ptr(v) => push_hex(out, v),
-        Raw::Enum(Some(name), _) => out.push_str(name),
-        Raw::Enum(None, v) => push_i128(out, v),
-        Raw::Str(b) => push_text_str(out, b),
-        Raw::Bytes(b) => push_hex_bytes(out, b),
-        Raw::Timestamp(ns) => push_rel_secs(out, ns, ctx.start_mono_ns, 6),
-        Raw::Dev(dev) => ctx.devices.push(out, dev),
+impl Style for Text {
+    const FIELD_SEP: &'static str = ", ";
+
+    fn field_prefix(out: &mut String, field: &Field) {
+        out.push_str(&field.name);
+        out.push('=');
+    }
+
+    fn raw(out: &mut String, raw: Raw<'_>, ctx: &FormatCtx) {
+        match raw {
+            Raw::Uint(v) => push_u128(out, v),
+            Raw::Int(v) => push_i128(out, v),
+            Raw::Bool(v) => out.push_str(if v { "true" } else { "false" }),
+            Raw::Float(v) => push_f64(out, v, false),
+            Raw::Ptr(v) => push_hex(out, v),
+            Raw::Enum(Some(name), _) => out.push_str(name),
+            Raw::Enum(None, v) => push_i128(out, v),
+            Raw::Str(b) => push_text_str(out, b),
+            Raw::Bytes(b) => push_hex_bytes(out, b),
+            Raw::Timestamp(ns) => push_rel_secs(out, ns, ctx.start_mono_ns, 6),
+            Raw::Dev(dev) => ctx.devices.push(out, dev),
+        }
     }
 }
 
