@@ -47,12 +47,13 @@ impl Session {
         if opts.btf.is_none() && !Path::new("/sys/kernel/btf/vmlinux").exists() {
             return Err(LoadError::NoKernelBtf);
         }
-        let program_names: BTreeSet<String> = {
-            let open = open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
-            open.progs()
-                .map(|p| p.name().to_string_lossy().into_owned())
-                .collect()
-        };
+        // The first load uses this open object; only retries open the bytes again.
+        let mut opened = Some(open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?);
+        let program_names: BTreeSet<String> = opened
+            .iter()
+            .flat_map(|o| o.progs())
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
         for spec in &opts.attach {
             if !program_names.contains(&spec.program) {
                 return Err(LoadError::AttachSpec {
@@ -72,7 +73,7 @@ impl Session {
         // group has settled (at most once per alternative).
         let mut alternatives = Alternatives::new(program_names.iter().map(String::as_str));
         let (object, links, mut failures) = loop {
-            let (object, mut failures) = load(src, opts, &mut alternatives)?;
+            let (object, mut failures) = load(src, opts, &mut alternatives, &mut opened)?;
             let (links, fell_back) = attach_all(&object, opts, &mut alternatives, &mut failures);
             if !fell_back {
                 break (object, links, failures);
@@ -221,15 +222,19 @@ fn attach_all(
 /// Loads the object with the current alternative of each group (a group whose alternative
 /// the kernel refuses moves on to its next one and the load is retried); with
 /// `allow_partial`, other programs the kernel refuses are switched off and the load retried,
-/// each refusal becoming an [`AttachFailure`].
+/// each refusal becoming an [`AttachFailure`]. The first attempt uses `opened` when given.
 fn load(
     src: &ProbeSource,
     opts: &LoadOpts,
     alternatives: &mut Alternatives,
+    opened: &mut Option<OpenObject>,
 ) -> Result<(Object, Vec<AttachFailure>), LoadError> {
     let mut disabled: Vec<AttachFailure> = Vec::new();
     loop {
-        let mut open = open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
+        let mut open = match opened.take() {
+            Some(o) => o,
+            None => open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?,
+        };
         crate::settings::apply(&mut open, &src.path, &opts.set)?;
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy();
