@@ -2,11 +2,10 @@
 //!
 //! libbpf parses the object too, but its failures surface as a bare errno; checking here first
 //! turns "not an ELF", "an x86_64 program, not BPF" and "no BTF" into errors a user can act on.
+//! The loader and `coreship inspect` both read objects through this one check.
 
+use object::elf::Machine;
 use object::{Object as _, ObjectSection as _};
-use std::path::Path;
-
-use crate::LoadError;
 
 /// The parts of a BPF object read without libbpf.
 #[derive(Debug)]
@@ -19,39 +18,48 @@ pub struct BpfElf<'a> {
     pub license: Option<String>,
 }
 
+/// Why bytes are not a usable BPF object. Messages are predicates on the file, so callers
+/// write `"{path} {error}"`.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    /// The bytes do not start with the ELF magic.
+    #[error("is not an ELF file: expected a BPF object built by `coreship build`")]
+    NotElf,
+    /// The ELF headers or a section are cut short or inconsistent.
+    #[error("is a truncated or corrupt ELF file ({0}): rebuild it")]
+    Corrupt(object::Error),
+    /// An ELF for another machine (a host binary or a host object).
+    #[error("is {machine} ELF, not a BPF object; build it with `coreship build`")]
+    NotBpf {
+        /// The machine with its article, e.g. `an x86_64`.
+        machine: String,
+    },
+    /// No `.BTF` section: compiled without `-g`.
+    #[error("has no BTF: compile it with -g (coreship build does)")]
+    NoBtf,
+}
+
 impl<'a> BpfElf<'a> {
-    /// Parses `bytes` (read from `path`, used in errors) as a BPF object.
-    pub fn parse(bytes: &'a [u8], path: &Path) -> Result<BpfElf<'a>, LoadError> {
-        let bad = |what: String| LoadError::BadObject {
-            path: path.to_path_buf(),
-            what,
-        };
+    /// Parses `bytes` as a BPF object.
+    pub fn parse(bytes: &'a [u8]) -> Result<BpfElf<'a>, ElfError> {
         if !bytes.starts_with(b"\x7fELF") {
-            return Err(bad(
-                "not an ELF file: expected a BPF object built by `coreship build`".into(),
-            ));
+            return Err(ElfError::NotElf);
         }
         let file = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes)
-            .map_err(|e| bad(format!("corrupt ELF ({e}): rebuild the object")))?;
+            .map_err(ElfError::Corrupt)?;
         let machine = file.elf_header().e_machine.get(file.endian());
         if machine != object::elf::EM_BPF {
-            return Err(bad(format!(
-                "is a {} ELF, not a BPF object: build BPF objects with `coreship build`",
-                machine_name(machine)
-            )));
+            return Err(ElfError::NotBpf {
+                machine: machine_name(machine),
+            });
         }
-        let section = |name: &str| -> Result<Option<&'a [u8]>, LoadError> {
+        let section = |name: &str| -> Result<Option<&'a [u8]>, ElfError> {
             match file.section_by_name(name) {
                 None => Ok(None),
-                Some(s) => s
-                    .data()
-                    .map(Some)
-                    .map_err(|e| bad(format!("corrupt section {name} ({e}): rebuild the object"))),
+                Some(s) => s.data().map(Some).map_err(ElfError::Corrupt),
             }
         };
-        let btf = section(".BTF")?.ok_or_else(|| {
-            bad("has no .BTF section: compile it with -g (coreship build does)".into())
-        })?;
+        let btf = section(".BTF")?.ok_or(ElfError::NoBtf)?;
         let btf_ext = section(".BTF.ext")?;
         let license = section("license")?.map(|d| {
             let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
@@ -65,42 +73,69 @@ impl<'a> BpfElf<'a> {
     }
 }
 
-fn machine_name(machine: object::elf::Machine) -> String {
-    match machine {
-        m if m == object::elf::EM_X86_64 => "x86_64".into(),
-        m if m == object::elf::EM_AARCH64 => "aarch64".into(),
-        m if m == object::elf::EM_386 => "i386".into(),
-        m if m == object::elf::EM_ARM => "arm".into(),
-        m if m == object::elf::EM_RISCV => "riscv".into(),
-        other => format!("machine {}", other.0),
-    }
+/// `an x86_64`, `a riscv`: the machine with the article the error sentence needs.
+fn machine_name(machine: Machine) -> String {
+    let name = match machine {
+        object::elf::EM_X86_64 => "x86_64",
+        object::elf::EM_AARCH64 => "aarch64",
+        object::elf::EM_386 => "i386",
+        object::elf::EM_ARM => "arm",
+        object::elf::EM_RISCV => "riscv",
+        object::elf::EM_PPC64 => "ppc64",
+        object::elf::EM_S390 => "s390",
+        Machine(other) => return format!("an e_machine {other}"),
+    };
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u', 'x']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn err(bytes: &[u8]) -> String {
+        BpfElf::parse(bytes).unwrap_err().to_string()
+    }
+
     #[test]
     fn non_elf_bytes_are_named_as_such() {
-        let err = BpfElf::parse(b"hello", Path::new("x.o")).unwrap_err();
-        assert!(err.to_string().contains("not an ELF file"), "{err}");
+        assert_eq!(
+            err(b"hello"),
+            "is not an ELF file: expected a BPF object built by `coreship build`"
+        );
     }
 
     #[test]
     fn a_host_executable_is_not_a_bpf_object() {
         let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        let err = BpfElf::parse(&exe, Path::new("t")).unwrap_err().to_string();
+        let err = err(&exe);
         assert!(err.contains("not a BPF object"), "{err}");
         assert!(err.contains(std::env::consts::ARCH), "{err}");
+        assert!(
+            err.contains(", not a BPF object; build it with `coreship build`"),
+            "{err}"
+        );
+        if cfg!(target_arch = "x86_64") {
+            assert!(err.contains("is an x86_64 ELF"), "{err}");
+        }
     }
 
     #[test]
     fn truncated_elf_is_corrupt() {
         let mut bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         bytes.truncate(40);
-        let err = BpfElf::parse(&bytes, Path::new("t"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("corrupt ELF"), "{err}");
+        assert!(err(&bytes).contains("corrupt ELF"), "{}", err(&bytes));
+        assert!(err(b"\x7fELF\x02\x01\x01").starts_with("is a truncated or corrupt ELF"));
+    }
+
+    #[test]
+    fn articles_match_the_name() {
+        assert_eq!(machine_name(object::elf::EM_X86_64), "an x86_64");
+        assert_eq!(machine_name(object::elf::EM_RISCV), "a riscv");
+        assert_eq!(machine_name(Machine(9999)), "an e_machine 9999");
     }
 }

@@ -18,6 +18,14 @@ pub enum LoadError {
     #[error(transparent)]
     Package(#[from] coreship_registry::PackageError),
     /// The bytes are not a usable BPF object.
+    #[error("{} {problem}", path.display())]
+    Elf {
+        /// The object.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        problem: crate::ElfError,
+    },
+    /// The object cannot be used on this machine.
     #[error("{}: {what}", path.display())]
     BadObject {
         /// The object.

@@ -52,7 +52,7 @@ pub use btf::{
     SettingError, SettingValue, Value, HIST_SLOTS, MARKER_SECTION, SETTING_SECTIONS,
 };
 pub use devices::block_device_names;
-pub use elf::BpfElf;
+pub use elf::{BpfElf, ElfError};
 pub use error::{AttachFailure, LoadError};
 pub use output::{
     counters_json, hist_json, kernel_dev, kernel_dev_split, log2_slot_bounds, parse_uevent,

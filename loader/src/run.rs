@@ -176,7 +176,10 @@ fn print_tables(
 
 /// Parses the BTF of `src` (pure: before anything is loaded, so a bad object fails first).
 pub(crate) fn object_btf(src: &ProbeSource) -> Result<ObjectBtf, LoadError> {
-    let elf = BpfElf::parse(&src.bytes, &src.path)?;
+    let elf = BpfElf::parse(&src.bytes).map_err(|problem| LoadError::Elf {
+        path: src.path.clone(),
+        problem,
+    })?;
     ObjectBtf::from_bytes(elf.btf).map_err(|source| LoadError::Btf {
         path: src.path.clone(),
         source,

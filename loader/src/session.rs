@@ -135,7 +135,10 @@ pub(crate) fn open(
     path: &Path,
     btf: Option<&Path>,
 ) -> Result<OpenObject, LoadError> {
-    crate::BpfElf::parse(bytes, path)?;
+    crate::BpfElf::parse(bytes).map_err(|problem| LoadError::Elf {
+        path: path.to_path_buf(),
+        problem,
+    })?;
     let mut builder = ObjectBuilder::default();
     let open_err = |said: String| LoadError::Open {
         path: path.to_path_buf(),

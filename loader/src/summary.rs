@@ -26,7 +26,10 @@ impl ObjectSummary {
     /// privileges: the object is opened by libbpf but not loaded.
     pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<ObjectSummary, LoadError> {
         let path = Path::new(name);
-        let elf = BpfElf::parse(bytes, path)?;
+        let elf = BpfElf::parse(bytes).map_err(|problem| LoadError::Elf {
+            path: path.to_path_buf(),
+            problem,
+        })?;
         let btf = ObjectBtf::from_bytes(elf.btf).map_err(|source| LoadError::Btf {
             path: path.to_path_buf(),
             source,

@@ -15,34 +15,13 @@ pub enum InspectError {
         #[source]
         source: std::io::Error,
     },
-    /// The file does not start with the ELF magic.
-    #[error("{path} is not an ELF file")]
-    NotElf {
+    /// The file is not a usable BPF object (not ELF, corrupt, another machine's, no BTF).
+    #[error("{path} {problem}")]
+    Elf {
         /// The file.
         path: PathBuf,
-    },
-    /// The ELF headers or section table are cut short or inconsistent.
-    #[error("{path} is a truncated or corrupt ELF file")]
-    CorruptElf {
-        /// The file.
-        path: PathBuf,
-        /// What the ELF parser found.
-        #[source]
-        source: object::Error,
-    },
-    /// An ELF for another machine (a host binary or a host object).
-    #[error("{path} is {machine} ELF, not a BPF object; build it with `coreship build`")]
-    NotBpf {
-        /// The file.
-        path: PathBuf,
-        /// The machine with its article, e.g. `an x86_64`.
-        machine: String,
-    },
-    /// No `.BTF` section: compiled without `-g`.
-    #[error("{path} has no BTF: compile with -g")]
-    NoBtf {
-        /// The file.
-        path: PathBuf,
+        /// What is wrong and what to do.
+        problem: coreship_loader::ElfError,
     },
     /// `.BTF` could not be decoded.
     #[error("{path} has a corrupt .BTF section")]

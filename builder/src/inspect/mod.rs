@@ -1,7 +1,7 @@
 //! `coreship inspect`: what a compiled BPF object holds, read without loading it.
 //!
-//! Phases, each with its own error: the ELF is checked to be a BPF object with BTF
-//! (`elf`); `.BTF.ext` is parsed for CO-RE relocations (`btf_ext`) and each access
+//! Phases, each with its own error: the ELF is checked to be a BPF object with BTF (the
+//! loader's [`coreship_loader::BpfElf`], the same check `coreship-load` makes); `.BTF.ext` is parsed for CO-RE relocations (`btf_ext`) and each access
 //! string is resolved to a field path through the object's BTF (`core_spec`); programs,
 //! maps, output declarations and license come from libbpf via
 //! [`coreship_loader::ObjectSummary`], so `inspect` and the package description agree.
@@ -9,7 +9,6 @@
 
 mod btf_ext;
 mod core_spec;
-mod elf;
 mod error;
 mod maps;
 mod relo_kind;
@@ -36,7 +35,10 @@ pub fn inspect_file(path: &Path) -> Result<Inspection, InspectError> {
 
 /// Inspects object `bytes`; `path` names the object in the report and in errors.
 pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection, InspectError> {
-    let sections = elf::BpfSections::parse(path, bytes)?;
+    let sections = coreship_loader::BpfElf::parse(bytes).map_err(|problem| InspectError::Elf {
+        path: path.to_path_buf(),
+        problem,
+    })?;
     let btf = Btf::from_bytes(sections.btf).map_err(|source| InspectError::Btf {
         path: path.to_path_buf(),
         source,

@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn bytes_that_are_not_bpf_are_refused_before_loading() {
         let err = Probe::from_bytes(b"not an ELF").unwrap_err();
-        assert!(matches!(err, LoadError::BadObject { .. }), "{err}");
+        assert!(matches!(err, LoadError::Elf { .. }), "{err}");
         assert!(err.to_string().contains("<memory>"), "{err}");
     }
 
