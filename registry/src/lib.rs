@@ -13,8 +13,14 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod arch;
+pub mod artifact;
 mod digest;
+mod fsutil;
+pub mod layout;
+pub mod oci;
 mod package;
+mod reference;
+pub mod store;
 
 pub use arch::{Arch, UnknownArch};
 pub use digest::{DigestError, Sha256Digest};
@@ -22,3 +28,4 @@ pub use package::{
     ArchObject, BuildInfo, MapInfo, MapOutput, OutputKind, Package, PackageError, ProgramInfo,
     SourceInfo, PACKAGE_FILE, SCHEMA_VERSION,
 };
+pub use reference::{valid_repository, valid_tag, Reference, ReferenceError};

@@ -9,7 +9,6 @@
 use crate::{Arch, Sha256Digest};
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// File name of the description inside a package directory.
@@ -239,7 +238,7 @@ impl Package {
 
     /// Writes `<dir>/package.json` atomically (temp file, fsync, rename).
     pub fn write_dir(&self, dir: &Path) -> std::io::Result<()> {
-        write_atomic(&dir.join(PACKAGE_FILE), &self.to_json())
+        crate::fsutil::write_atomic(&dir.join(PACKAGE_FILE), &self.to_json())
     }
 
     /// The object entry for `arch`.
@@ -277,25 +276,6 @@ impl Package {
         }
         Ok((path, bytes))
     }
-}
-
-/// Writes `bytes` to `path` so that readers see either the old file or the whole new one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // Persist the rename itself.
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
