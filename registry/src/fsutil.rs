@@ -33,11 +33,6 @@ impl TempFile {
         })
     }
 
-    /// The open file.
-    pub(crate) fn file(&mut self) -> &mut File {
-        &mut self.file
-    }
-
     /// fsyncs the data, renames it to `dest` and fsyncs `dest`'s directory.
     pub(crate) fn persist(mut self, dest: &Path) -> io::Result<()> {
         self.file.sync_all()?;
