@@ -268,6 +268,46 @@ impl Layout {
         })
     }
 
+    /// Records `desc` (a manifest whose `subject` is another entry's manifest, e.g. a
+    /// signature) as an unnamed index entry, after checking its content is present.
+    /// Recording the same manifest twice is a no-op.
+    pub fn add_referrer(&self, desc: &Descriptor) -> Result<(), LayoutError> {
+        let label = format!("referrer {}", desc.digest);
+        self.reachable(&label, desc)?;
+        let mut entry = desc.clone();
+        entry.annotations.remove(ANNOTATION_REF_NAME);
+        self.update_index(|index| {
+            if !index.manifests.iter().any(|d| d.digest == entry.digest) {
+                index.manifests.push(entry);
+            }
+        })
+    }
+
+    /// The unnamed entries whose manifest's `subject` is `subject` (optionally only those of
+    /// `artifact_type`), as the referrers API would list them.
+    pub fn referrers(
+        &self,
+        subject: &Sha256Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, LayoutError> {
+        let mut out = Vec::new();
+        for d in self.index()?.manifests {
+            if d.annotation(ANNOTATION_REF_NAME).is_some() || !self.blobs.contains(&d.digest) {
+                continue;
+            }
+            let (_, m) = self.manifest(&d)?;
+            if m.subject().map(|s| s.digest) != Some(*subject) {
+                continue;
+            }
+            let mut entry = d.clone();
+            entry.artifact_type = m.artifact_type().map(str::to_string);
+            if artifact_type.is_none() || entry.artifact_type.as_deref() == artifact_type {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
     /// Deletes blobs no entry reaches (and old temp files); returns how many blobs went.
     pub fn remove_unreachable(&self) -> Result<usize, LayoutError> {
         let _lock = self.lock()?;
@@ -281,6 +321,31 @@ impl Layout {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        // Referrers live as long as their subject.
+        let mut dangling = Vec::new();
+        for d in self.index()?.manifests {
+            if d.annotation(ANNOTATION_REF_NAME).is_some() {
+                continue;
+            }
+            let subject = match self.manifest(&d) {
+                Ok((_, m)) => m.subject().map(|s| s.digest),
+                Err(_) => None,
+            };
+            match subject {
+                Some(s) if keep.contains(&s) => {
+                    if let Ok(set) = self.reachable("referrer", &d) {
+                        keep.extend(set);
+                    }
+                }
+                _ => dangling.push(d.digest),
+            }
+        }
+        if !dangling.is_empty() {
+            let path = self.root.join(INDEX_FILE);
+            let mut index = self.index()?;
+            index.manifests.retain(|d| !dangling.contains(&d.digest));
+            write_atomic(&path, &oci::to_json(&index)).map_err(io_err(&path))?;
         }
         let mut removed = 0;
         for d in self.blobs.list()? {
@@ -327,8 +392,15 @@ impl Layout {
             entries.retain(|(n, _)| wanted.contains(n));
         }
         let mut blobs = BTreeSet::new();
+        let mut referrers = Vec::new();
         for (name, d) in &entries {
             blobs.extend(self.reachable(name, d)?);
+            for r in self.referrers(&d.digest, None)? {
+                if !referrers.iter().any(|x: &Descriptor| x.digest == r.digest) {
+                    blobs.extend(self.reachable(name, &r)?);
+                    referrers.push(r);
+                }
+            }
         }
         let mut index = empty_index();
         index.manifests = entries
@@ -337,6 +409,7 @@ impl Layout {
                 d.annotations.insert(ANNOTATION_REF_NAME.to_string(), name);
                 d
             })
+            .chain(referrers)
             .collect();
         let tar_err = |source| LayoutError::Tar {
             archive: PathBuf::from("<output>"),
@@ -437,12 +510,18 @@ impl Layout {
             _ => return Err(LayoutError::NotLayout(archive.to_path_buf())),
         };
         let mut imported = Vec::new();
+        let mut unnamed = Vec::new();
         for d in index.manifests {
-            let Some(name) = d.annotation(ANNOTATION_REF_NAME).map(str::to_string) else {
-                continue;
-            };
-            self.set_name(&name, &d)?;
-            imported.push((name, d));
+            match d.annotation(ANNOTATION_REF_NAME).map(str::to_string) {
+                Some(name) => {
+                    self.set_name(&name, &d)?;
+                    imported.push((name, d));
+                }
+                None => unnamed.push(d),
+            }
+        }
+        for d in unnamed {
+            self.add_referrer(&d)?;
         }
         Ok(imported)
     }
@@ -537,6 +616,43 @@ mod tests {
         assert!(matches!(e, LayoutError::Incomplete { .. }), "{e}");
         assert!(layout.names().unwrap().is_empty());
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn referrers_follow_their_subject_through_export_import_and_gc() {
+        let root = temp("referrers");
+        let layout = Layout::open_or_create(&root).unwrap();
+        let a = put_artifact(&layout, b"aaa");
+        layout.set_name("a:1", &a).unwrap();
+        let (blobs, sig) = crate::artifact::signature(&a, b"signature", false);
+        for b in blobs.iter().chain([&sig]) {
+            layout.blobs().put(&b.bytes).unwrap();
+        }
+        layout.add_referrer(&sig.descriptor).unwrap();
+        layout.add_referrer(&sig.descriptor).unwrap();
+        let found = layout
+            .referrers(&a.digest, Some(crate::artifact::SIGNATURE_ARTIFACT_TYPE))
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(layout.names().unwrap().len(), 1, "referrers are not names");
+
+        let mut tar = Vec::new();
+        layout.write_tar(None, &mut tar).unwrap();
+        let dest = Layout::open_or_create(&temp("referrers-dest")).unwrap();
+        dest.import_tar(Path::new("t.tar"), &tar[..]).unwrap();
+        assert_eq!(dest.referrers(&a.digest, None).unwrap().len(), 1);
+
+        assert_eq!(layout.remove_unreachable().unwrap(), 0);
+        layout.remove_name("a:1").unwrap();
+        assert_eq!(
+            layout.remove_unreachable().unwrap(),
+            5,
+            "manifest, layer, {}, signature layer and manifest"
+        );
+        assert!(layout.index().unwrap().manifests.is_empty());
+        for d in [root, dest.root().to_path_buf()] {
+            fs::remove_dir_all(d).unwrap();
+        }
     }
 
     #[test]
