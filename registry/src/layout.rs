@@ -647,7 +647,7 @@ mod tests {
         assert_eq!(
             layout.remove_unreachable().unwrap(),
             5,
-            "manifest, layer, {}, signature layer and manifest"
+            "manifest, layer, {{}}, signature layer and manifest"
         );
         assert!(layout.index().unwrap().manifests.is_empty());
         for d in [root, dest.root().to_path_buf()] {
