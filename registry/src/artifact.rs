@@ -54,7 +54,7 @@ impl Blob {
 
 /// Everything a push uploads, in upload order: [`Packed::blobs`], then [`Packed::manifests`],
 /// then [`Packed::root`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
     /// Config and layers (deduplicated: arches with identical objects share a layer).
     pub blobs: Vec<Blob>,
@@ -437,6 +437,11 @@ pub fn signature_layer(manifest: &Manifest) -> Option<&Descriptor> {
 pub fn referrers_tag(subject: &Sha256Digest) -> String {
     format!("sha256-{}", subject.hex())
 }
+
+#[cfg(feature = "bpfman")]
+mod bpfman;
+#[cfg(feature = "bpfman")]
+pub use bpfman::{pack_bpfman, LABEL_MAPS, LABEL_PROGRAMS};
 
 #[cfg(test)]
 mod tests;

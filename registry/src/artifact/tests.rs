@@ -16,7 +16,7 @@ impl BlobSource for Mem {
     }
 }
 
-fn package_dir(tag: &str, objects: &[(Arch, &[u8])]) -> PathBuf {
+pub(super) fn package_dir(tag: &str, objects: &[(Arch, &[u8])]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("coreship-artifact-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     let mut entries = Vec::new();
