@@ -10,6 +10,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace systemtap-sdt-dev python3)
+# With CORESHIP_PEERS=1 (CI sets it): the real peers the interop tests run against — Debian's
+# docker-registry (CNCF distribution), skopeo, minisign, headless Chromium for the registry's
+# web page — and PyPI's oras client in a venv at /opt/coreship-venv.
+if [ "${CORESHIP_PEERS:-0}" = 1 ]; then
+    packages+=(docker-registry skopeo minisign chromium python3-venv)
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,3 +30,9 @@ fi
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+
+if [ "${CORESHIP_PEERS:-0}" = 1 ] && ! /opt/coreship-venv/bin/python -c 'import oras' 2>/dev/null; then
+    echo "setup-host.sh: installing oras (PyPI) into /opt/coreship-venv"
+    python3 -m venv /opt/coreship-venv
+    /opt/coreship-venv/bin/pip install -q 'oras==0.2.*'
+fi
