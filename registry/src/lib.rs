@@ -9,6 +9,19 @@
 //! ([`Package::read_dir`], [`Package::object_for`]); the OCI registry layer of a later issue wraps
 //! the same description as an artifact config blob. Nothing here touches the kernel or the
 //! network.
+//!
+//! # Signatures
+//!
+//! A pushed artifact can carry [minisign] signatures. What is signed is the UTF-8 string of the
+//! artifact's top-level manifest digest, `sha256:<64 hex>` with no newline, as a standard
+//! prehashed (`ED`) minisign signature whose trusted comment reads
+//! `coreship digest=sha256:<hex> name=<repository name> timestamp=<unix seconds>`. The loader
+//! checks signatures with [`TrustedKeys`] (always built, one dependency-free crate); the builder
+//! makes keys with `keygen` and signs with `SecretKey` (cargo feature `sign`). The `minisign`
+//! CLI stands in on either side: with the digest string in a file, `minisign -Vm FILE -p KEY.pub
+//! -x SIG` checks a coreship signature, and `minisign -Sm FILE` makes one that coreship accepts.
+//!
+//! [minisign]: https://jedisct1.github.io/minisign/
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -21,6 +34,7 @@ pub mod oci;
 mod package;
 mod reference;
 pub mod store;
+mod signature;
 
 pub use arch::{Arch, UnknownArch};
 pub use digest::{DigestError, Sha256Digest};
@@ -29,3 +43,6 @@ pub use package::{
     SourceInfo, PACKAGE_FILE, SCHEMA_VERSION,
 };
 pub use reference::{valid_repository, valid_tag, Reference, ReferenceError};
+#[cfg(feature = "sign")]
+pub use signature::{keygen, SecretKey};
+pub use signature::{KeyId, PublicKey, SignatureError, TrustedKeys, Verified};

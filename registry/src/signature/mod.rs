@@ -1,0 +1,86 @@
+//! Minisign signatures of artifact digests (the format is in the crate docs).
+//!
+//! `verify` (public keys, trusted keys, checking a signature) is always built, on
+//! `minisign-verify` alone, for the loader; `sign` (secret keys, signing, `keygen`) needs the
+//! cargo feature `sign` and the `minisign` crate, for the builder. Both read key ids and
+//! algorithms through the small `base64` decoder, because `minisign-verify` exposes neither.
+
+mod base64;
+mod error;
+#[cfg(feature = "sign")]
+mod sign;
+mod verify;
+
+pub use error::SignatureError;
+#[cfg(feature = "sign")]
+pub use sign::{keygen, SecretKey};
+pub use verify::{PublicKey, TrustedKeys, Verified};
+
+use crate::Sha256Digest;
+use std::fmt;
+
+/// A minisign key id: 8 random bytes that name a key pair and that every signature carries.
+///
+/// Displayed as minisign prints it: 16 uppercase hex digits of the bytes read as a
+/// little-endian number (`minisign public key 929B084887DC1A50`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId([u8; 8]);
+
+impl KeyId {
+    /// The 8 bytes as they are stored in keys and signatures.
+    pub fn as_bytes(&self) -> &[u8; 8] {
+        &self.0
+    }
+
+    fn from_slice(bytes: &[u8]) -> KeyId {
+        let mut id = [0; 8];
+        id.copy_from_slice(bytes);
+        KeyId(id)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016X}", u64::from_le_bytes(self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// What a coreship signature signs: the digest string itself.
+fn signed_payload(digest: &Sha256Digest) -> String {
+    digest.to_string()
+}
+
+/// The `digest=` values of a trusted comment (coreship's comments have one, minisign's none).
+fn claimed_digests(trusted_comment: &str) -> impl Iterator<Item = &str> {
+    trusted_comment
+        .split_ascii_whitespace()
+        .filter_map(|field| field.strip_prefix("digest="))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_print_as_minisign_prints_them() {
+        // From fixtures/fx.pub: "untrusted comment: minisign public key 929B084887DC1A50".
+        let id = KeyId([0x50, 0x1a, 0xdc, 0x87, 0x48, 0x08, 0x9b, 0x92]);
+        assert_eq!(id.to_string(), "929B084887DC1A50");
+    }
+
+    #[test]
+    fn claimed_digests_are_the_digest_fields_only() {
+        let comment = "coreship digest=sha256:ab name=x/y timestamp=1";
+        assert_eq!(claimed_digests(comment).collect::<Vec<_>>(), ["sha256:ab"]);
+        assert_eq!(
+            claimed_digests("timestamp:1\tfile:digest\thashed").count(),
+            0
+        );
+    }
+}
