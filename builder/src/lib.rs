@@ -24,6 +24,10 @@
 //! cargo and bpf-linker; a machine without them gets [`BuildError::RustToolchain`] naming
 //! each [`MissingRustTool`].
 //!
+//! [`export`] and `push` package built probes as OCI artifacts (the format is
+//! `coreship_registry::artifact`'s): an image layout directory or tar, or a registry, signed
+//! with a minisign key when one is given.
+//!
 //! [`inspect_file`] reads a built object back (programs, maps, output types, CO-RE
 //! relocations) for `coreship inspect`.
 //!
@@ -51,6 +55,7 @@ mod link;
 mod manifest;
 mod package;
 mod paths;
+mod publish;
 mod rust_probe;
 mod select;
 mod vmlinux;
@@ -70,6 +75,9 @@ pub use inspect::{
 pub use libbpf_log::LibbpfError;
 pub use link::LinkError;
 pub use manifest::{read_workspace, ManifestError, ProbeLang, ProbeSpec, Workspace};
+pub use publish::{
+    default_name, export, pack, pack_options, rfc3339, sign, Flavor, PublishError, Published,
+};
 pub use rust_probe::MissingRustTool;
 pub use vmlinux::{
     generate as generate_vmlinux, release_from_header, BtfArch, Vmlinux, VmlinuxError, VmlinuxOpts,

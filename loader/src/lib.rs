@@ -4,7 +4,9 @@
 //!
 //! The phases, each in its own module:
 //! 1. **source**: read an object file or a package directory (digest-verified) into a
-//!    [`ProbeSource`].
+//!    [`ProbeSource`]; or **fetch** one from an artifact ([`ProbeRef`]: an OCI image layout
+//!    directory or tar, or a registry reference through the local cache), checking every digest
+//!    and, with trusted keys, its minisign signature before anything is loaded ([`fetch`]).
 //! 2. **elf / btf** (pure): check the ELF is BPF, parse its BTF into an [`ObjectBtf`], find the
 //!    output declarations `coreship.h` left there, and compile each record type into a
 //!    [`Layout`] that decodes bytes without further BTF lookups.
@@ -32,6 +34,7 @@ mod btf;
 mod devices;
 mod elf;
 mod error;
+mod fetch;
 pub mod libbpf_log;
 mod output;
 mod plan;
@@ -54,6 +57,7 @@ pub use btf::{
 pub use devices::block_device_names;
 pub use elf::{BpfElf, ElfError};
 pub use error::{AttachFailure, LoadError};
+pub use fetch::{fetch, is_layout_path, FetchError, FetchOpts, Fetched, LayoutRef, ProbeRef};
 pub use output::{
     counters_json, hist_json, kernel_dev, kernel_dev_split, log2_slot_bounds, parse_uevent,
     render_counters, render_log2_hist, DeviceNames, FormatCtx,

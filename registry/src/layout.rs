@@ -81,6 +81,14 @@ pub enum LayoutError {
         /// Names present, comma-separated.
         available: String,
     },
+    /// No entry was named and the layout does not have exactly one.
+    #[error("{layout} holds {available}: name the one to use, as {layout}:NAME")]
+    Ambiguous {
+        /// The layout.
+        layout: PathBuf,
+        /// Names present, comma-separated.
+        available: String,
+    },
     /// A tar archive member that has no place in an image layout.
     #[error("{archive}: member `{member}` is not part of an OCI image layout")]
     BadMember {
@@ -196,9 +204,8 @@ impl Layout {
         if names.len() == 1 {
             return Ok(names.remove(0));
         }
-        Err(LayoutError::UnknownName {
+        Err(LayoutError::Ambiguous {
             layout: self.root.clone(),
-            name: String::new(),
             available: available(&names),
         })
     }

@@ -27,16 +27,18 @@
 
 mod arch;
 pub mod artifact;
+mod cache_dir;
 mod digest;
 mod fsutil;
 pub mod layout;
 pub mod oci;
 mod package;
 mod reference;
-pub mod store;
 mod signature;
+pub mod store;
 
 pub use arch::{Arch, UnknownArch};
+pub use cache_dir::cache_dir;
 pub use digest::{DigestError, Sha256Digest};
 pub use package::{
     ArchObject, BuildInfo, MapInfo, MapOutput, OutputKind, Package, PackageError, ProgramInfo,

@@ -10,7 +10,10 @@ use std::process::ExitCode;
 
 mod build;
 mod color;
+mod export;
 mod inspect;
+mod keygen;
+mod select_args;
 mod vmlinux;
 
 #[derive(Parser)]
@@ -35,6 +38,10 @@ enum Command {
     Build(build::Args),
     /// Show programs, attach points, maps, output types and CO-RE relocations of an object
     Inspect(inspect::Args),
+    /// Make a minisign-compatible key pair for signing artifacts
+    Keygen(keygen::Args),
+    /// Write probes as an OCI image layout (directory or .tar), optionally signed
+    Export(export::Args),
 }
 
 /// Parses the arguments (with or without cargo's leading `coreship`), runs the command and
@@ -56,6 +63,8 @@ pub fn main() -> ExitCode {
         Command::Vmlinux(a) => vmlinux::exec(a),
         Command::Build(a) => build::exec(a, paint),
         Command::Inspect(a) => inspect::exec(a),
+        Command::Keygen(a) => keygen::exec(a),
+        Command::Export(a) => export::exec(a, paint),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

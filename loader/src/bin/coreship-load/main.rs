@@ -4,8 +4,12 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod duration;
+mod import;
+#[cfg(feature = "registry")]
+mod pull;
 mod run;
 mod signals;
+mod source_args;
 
 #[derive(Parser)]
 #[command(
@@ -22,12 +26,22 @@ struct Cli {
 enum Command {
     /// Load a probe, attach every program and print its events until stopped
     Run(run::Args),
+    /// Fetch an artifact from its registry into the local cache (verified), for later
+    /// `run … --offline`
+    #[cfg(feature = "registry")]
+    Pull(pull::Args),
+    /// Copy the artifacts of an exported OCI layout (.tar or directory) into the local cache,
+    /// with no network at all
+    Import(import::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::exec(a),
+        #[cfg(feature = "registry")]
+        Command::Pull(a) => pull::exec(a),
+        Command::Import(a) => import::exec(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,19 +3,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use coreship_loader::{
-    AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, ProbeSource, RunOpts, SetArg,
-};
-use coreship_registry::Arch;
+use coreship_loader::{AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, RunOpts, SetArg};
 
+use crate::source_args::SourceArgs;
 use crate::{duration, signals};
 
 /// Arguments of `coreship-load run`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A `.bpf.o` object, or a package directory (with package.json) built by `coreship build`
-    path: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
     /// Stop after this long (e.g. 5s, 500ms, 2m); default: until Ctrl-C
     #[arg(long, value_parser = duration::parse)]
     duration: Option<Duration>,
@@ -55,9 +52,6 @@ pub struct Args {
     /// `coreship inspect` lists a probe's settings
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_set)]
     set: Vec<SetArg>,
-    /// Object arch to pick from a package (default: this machine's)
-    #[arg(long)]
-    arch: Option<Arch>,
     /// Copy libbpf's log to stderr
     #[arg(short, long)]
     verbose: bool,
@@ -93,13 +87,8 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         // Refused before loading anything: this binary cannot draw what was asked.
         return Err(coreship_loader::StackError::FlamegraphDisabled.into());
     }
-    let arch = match args.arch {
-        Some(a) => a,
-        None => {
-            Arch::host().context("this machine's architecture is not one coreship builds for")?
-        }
-    };
-    let src = ProbeSource::read(&args.path, arch)?;
+    // Digests and signatures are checked here, before anything reaches the kernel.
+    let src = args.source.fetch()?.source;
     let opts = RunOpts {
         load: LoadOpts {
             btf: args.btf,

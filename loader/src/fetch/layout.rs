@@ -1,0 +1,132 @@
+//! Running straight from an OCI image layout: a directory, or a tar of one (unpacked into a
+//! temporary layout that is removed afterwards).
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use coreship_registry::artifact::{self, BlobSource, OpenError, Opened};
+use coreship_registry::layout::{Layout, LayoutError};
+use coreship_registry::oci::Descriptor;
+use coreship_registry::Arch;
+
+use super::FetchError;
+
+/// An image layout on disk, and which of its entries to use (the only one if `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutRef {
+    /// Directory or `.tar` file.
+    pub path: PathBuf,
+    /// Entry name (its `org.opencontainers.image.ref.name`).
+    pub name: Option<String>,
+}
+
+impl fmt::Display for LayoutRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(n) = &self.name {
+            write!(f, ":{n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is an image layout directory or a tar file (by its `ustar` magic).
+pub fn is_layout_path(path: &Path) -> bool {
+    if path.is_dir() {
+        return path.join("oci-layout").is_file();
+    }
+    let mut magic = [0u8; 262];
+    use std::io::Read as _;
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|_| &magic[257..262] == b"ustar")
+}
+
+/// Reads blobs from a layout (each read re-verifies the digest).
+pub(super) struct LayoutBlobs<'a>(pub(super) &'a Layout);
+
+impl BlobSource for LayoutBlobs<'_> {
+    type Error = LayoutError;
+    fn fetch(&mut self, desc: &Descriptor) -> Result<Vec<u8>, LayoutError> {
+        Ok(self.0.blobs().read(&desc.digest)?)
+    }
+}
+
+/// The signature files of the layout's referrers of `subject`.
+pub(super) fn signatures(
+    layout: &Layout,
+    subject: &Descriptor,
+) -> Result<Vec<Vec<u8>>, LayoutError> {
+    let mut out = Vec::new();
+    for r in layout.referrers(&subject.digest, Some(artifact::SIGNATURE_ARTIFACT_TYPE))? {
+        let (_, manifest) = layout.manifest(&r)?;
+        if let Some(layer) = artifact::signature_layer(&manifest) {
+            out.push(layout.blobs().read(&layer.digest)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Opens `entry` of `layout` for `arch`, with its signatures.
+pub(super) fn open_entry(
+    layout: &Layout,
+    entry: &Descriptor,
+    arch: Arch,
+) -> Result<(Opened, Vec<Vec<u8>>), FetchError> {
+    let opened = artifact::open(&mut LayoutBlobs(layout), entry, arch).map_err(|e| match e {
+        OpenError::Source(e) => FetchError::Layout(e),
+        OpenError::Artifact(e) => FetchError::Artifact(e),
+    })?;
+    let sigs = signatures(layout, entry)?;
+    Ok((opened, sigs))
+}
+
+pub(super) fn open(lref: &LayoutRef, arch: Arch) -> Result<(Opened, Vec<Vec<u8>>), FetchError> {
+    if lref.path.is_dir() {
+        return open_in(&Layout::open(&lref.path)?, lref.name.as_deref(), arch);
+    }
+    let tmp = TempDir::new()?;
+    let layout = Layout::open_or_create(&tmp.0)?;
+    let file = fs::File::open(&lref.path).map_err(|source| LayoutError::Io {
+        path: lref.path.clone(),
+        source,
+    })?;
+    layout.import_tar(&lref.path, std::io::BufReader::new(file))?;
+    open_in(&layout, lref.name.as_deref(), arch)
+}
+
+fn open_in(
+    layout: &Layout,
+    name: Option<&str>,
+    arch: Arch,
+) -> Result<(Opened, Vec<Vec<u8>>), FetchError> {
+    let entry = match name {
+        Some(n) => layout.resolve(n)?,
+        None => layout.single()?.1,
+    };
+    open_entry(layout, &entry, arch)
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir, LayoutError> {
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("coreship-layout-{}-{seq}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|source| LayoutError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,252 @@
+//! Where a probe comes from, resolved to verified bytes: an object file, a package directory,
+//! an OCI image layout (directory or tar, as `coreship export` writes it), or a registry
+//! reference (pulled through the local cache).
+//!
+//! Every path that has an artifact goes through `coreship_registry::artifact::open` (digests
+//! of every manifest, config and object checked) and, with `--trust`, through the minisign
+//! check of the artifact's signatures before anything reaches the kernel. Verification is the
+//! same for a fresh pull, a cache hit, `--offline` and a local layout.
+
+mod layout;
+#[cfg(feature = "registry")]
+mod remote;
+
+use std::path::{Path, PathBuf};
+
+use coreship_registry::artifact::{ArtifactError, Opened};
+use coreship_registry::layout::{Layout, LayoutError};
+use coreship_registry::{Arch, Reference, SignatureError, TrustedKeys, Verified};
+
+use crate::{LoadError, ProbeSource};
+
+pub use layout::{is_layout_path, LayoutRef};
+
+/// What `coreship-load run REF` was given, told apart by what exists on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeRef {
+    /// A `.bpf.o` file or a package directory.
+    Path(PathBuf),
+    /// An OCI image layout (directory or tar), optionally one named entry of it.
+    Layout(LayoutRef),
+    /// A registry reference.
+    Registry(Reference),
+    /// A name in the local cache that is not a registry reference (`execsnoop:0.1.0`, as an
+    /// export without a registry prefix names it).
+    Cached(String),
+}
+
+impl ProbeRef {
+    /// Classifies `arg`: an existing path, `LAYOUT:NAME` where LAYOUT exists, else a reference.
+    pub fn parse(arg: &str) -> Result<ProbeRef, FetchError> {
+        let path = Path::new(arg);
+        if path.exists() {
+            return Ok(match is_layout_path(path) {
+                true => ProbeRef::Layout(LayoutRef {
+                    path: path.to_path_buf(),
+                    name: None,
+                }),
+                false => ProbeRef::Path(path.to_path_buf()),
+            });
+        }
+        if let Some((p, name)) = arg.split_once(':') {
+            let p = Path::new(p);
+            if p.exists() && is_layout_path(p) {
+                return Ok(ProbeRef::Layout(LayoutRef {
+                    path: p.to_path_buf(),
+                    name: Some(name.to_string()),
+                }));
+            }
+        }
+        match arg.parse::<Reference>() {
+            Ok(r) => Ok(ProbeRef::Registry(r)),
+            // A path-looking argument that does not exist is a missing file, not a bad reference.
+            Err(_) if arg.contains(".bpf.o") || arg.contains('/') || arg.starts_with('.') => {
+                Ok(ProbeRef::Path(path.to_path_buf()))
+            }
+            Err(coreship_registry::ReferenceError::NoRegistry(_)) => {
+                Ok(ProbeRef::Cached(arg.to_string()))
+            }
+            Err(e) => Err(FetchError::Reference(e)),
+        }
+    }
+}
+
+/// How to fetch and what to require.
+#[derive(Debug, Default)]
+pub struct FetchOpts {
+    /// The object arch to pick.
+    pub arch: Option<Arch>,
+    /// Keys an artifact must be signed by; `None` accepts unsigned artifacts.
+    pub trust: Option<TrustedKeys>,
+    /// Use only the local cache, never the network.
+    pub offline: bool,
+    /// Registry client settings (HTTPS roots, insecure, …).
+    #[cfg(feature = "registry")]
+    pub client: coreship_registry::client::ClientOptions,
+}
+
+/// A probe resolved to bytes, with where it came from and who signed it.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The object and its description.
+    pub source: ProbeSource,
+    /// The artifact's top-level digest, when it came from an artifact.
+    pub digest: Option<coreship_registry::Sha256Digest>,
+    /// The signature that verified, when `--trust` was given.
+    pub verified: Option<Verified>,
+    /// Whether no network was used (cache hit, layout, file).
+    pub local: bool,
+}
+
+/// Errors resolving a probe reference.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Neither an existing path nor a valid reference.
+    #[error(transparent)]
+    Reference(#[from] coreship_registry::ReferenceError),
+    /// Reading a file or package failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The image layout could not be read.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The artifact is not a usable coreship probe.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// The signature check failed.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// The machine's architecture is not one coreship builds for.
+    #[error(
+        "this machine's architecture is not one coreship builds for (x86_64, aarch64); pass --arch"
+    )]
+    UnknownArch,
+    /// `--trust` was given for something that cannot carry a signature.
+    #[error("{0}: a local object or package directory carries no signature; run a pushed or exported artifact, or drop --trust")]
+    Unsignable(PathBuf),
+    /// The registry or cache failed.
+    #[cfg(feature = "registry")]
+    #[error(transparent)]
+    Client(#[from] coreship_registry::client::ClientError),
+    /// The name is not in the local cache.
+    #[error("{name} is not in the cache {cache} (it has: {available}); fetch it with `coreship-load pull {name}` or `coreship-load import FILE.tar`")]
+    NotCached {
+        /// The reference or name asked for.
+        name: String,
+        /// The cache directory.
+        cache: PathBuf,
+        /// Names present.
+        available: String,
+    },
+}
+
+fn arch(opts: &FetchOpts) -> Result<Arch, FetchError> {
+    opts.arch.or_else(Arch::host).ok_or(FetchError::UnknownArch)
+}
+
+/// Checks `signatures` of `opened` against the trusted keys, if any.
+fn verify(
+    opts: &FetchOpts,
+    opened: &Opened,
+    signatures: &[Vec<u8>],
+) -> Result<Option<Verified>, FetchError> {
+    let Some(trust) = &opts.trust else {
+        return Ok(None);
+    };
+    let verified = trust.verify_any(&opened.root.digest, signatures.iter().map(Vec::as_slice))?;
+    Ok(Some(verified))
+}
+
+fn source(origin: String, opened: Opened) -> ProbeSource {
+    ProbeSource {
+        name: opened.package.name.clone(),
+        bytes: opened.object,
+        path: PathBuf::from(origin),
+        package: Some(opened.package),
+    }
+}
+
+/// Resolves `probe` to a verified object for this machine (or `opts.arch`).
+pub fn fetch(probe: &ProbeRef, opts: &FetchOpts) -> Result<Fetched, FetchError> {
+    let arch = arch(opts)?;
+    match probe {
+        ProbeRef::Path(path) => {
+            if opts.trust.is_some() {
+                return Err(FetchError::Unsignable(path.clone()));
+            }
+            Ok(Fetched {
+                source: ProbeSource::read(path, arch)?,
+                digest: None,
+                verified: None,
+                local: true,
+            })
+        }
+        ProbeRef::Layout(lref) => {
+            let (opened, signatures) = layout::open(lref, arch)?;
+            let verified = verify(opts, &opened, &signatures)?;
+            Ok(Fetched {
+                digest: Some(opened.root.digest),
+                source: source(lref.to_string(), opened),
+                verified,
+                local: true,
+            })
+        }
+        ProbeRef::Cached(name) => from_cache(name, &[name.clone()], arch, opts),
+        ProbeRef::Registry(reference) if opts.offline || cfg!(not(feature = "registry")) => {
+            let names = [
+                reference.to_string(),
+                reference.with_tag(reference.tag_or_latest()).to_string(),
+            ];
+            from_cache(&reference.to_string(), &names, arch, opts)
+        }
+        #[cfg(feature = "registry")]
+        ProbeRef::Registry(reference) => {
+            let pulled = remote::pull(reference, arch, opts)?;
+            let verified = verify(opts, &pulled.opened, &pulled.signatures)?;
+            Ok(Fetched {
+                digest: Some(pulled.opened.root.digest),
+                source: source(reference.to_string(), pulled.opened),
+                verified,
+                local: pulled.from_cache,
+            })
+        }
+        #[cfg(not(feature = "registry"))]
+        ProbeRef::Registry(_) => unreachable!("served from the cache above"),
+    }
+}
+
+/// Opens the first of `names` found in the local cache.
+fn from_cache(
+    shown: &str,
+    names: &[String],
+    arch: Arch,
+    opts: &FetchOpts,
+) -> Result<Fetched, FetchError> {
+    let dir = coreship_registry::cache_dir();
+    let layout = Layout::open(&dir).map_err(|_| FetchError::NotCached {
+        name: shown.to_string(),
+        cache: dir.clone(),
+        available: "nothing".into(),
+    })?;
+    let entry = names.iter().find_map(|n| layout.resolve(n).ok());
+    let Some(entry) = entry else {
+        let available: Vec<String> = layout.names()?.into_iter().map(|(n, _)| n).collect();
+        return Err(FetchError::NotCached {
+            name: shown.to_string(),
+            cache: dir,
+            available: if available.is_empty() {
+                "nothing".into()
+            } else {
+                available.join(", ")
+            },
+        });
+    };
+    let (opened, signatures) = layout::open_entry(&layout, &entry, arch)?;
+    let verified = verify(opts, &opened, &signatures)?;
+    Ok(Fetched {
+        digest: Some(opened.root.digest),
+        source: source(shown.to_string(), opened),
+        verified,
+        local: true,
+    })
+}

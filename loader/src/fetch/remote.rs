@@ -1,0 +1,1 @@
+//! Registry references: pulled through the local cache by the registry client.
