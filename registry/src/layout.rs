@@ -185,10 +185,16 @@ impl Layout {
             .collect())
     }
 
-    /// The entry named `name`.
+    /// The entry named `name`, or else the only entry whose name ends in `/<name>` (so
+    /// `execsnoop:0.1.0` finds `registry.lan:5000/probes/execsnoop:0.1.0`).
     pub fn resolve(&self, name: &str) -> Result<Descriptor, LayoutError> {
         let names = self.names()?;
         if let Some((_, d)) = names.iter().find(|(n, _)| n == name) {
+            return Ok(d.clone());
+        }
+        let suffix = format!("/{name}");
+        let mut tails = names.iter().filter(|(n, _)| n.ends_with(&suffix));
+        if let (Some((_, d)), None) = (tails.next(), tails.next()) {
             return Ok(d.clone());
         }
         Err(LayoutError::UnknownName {
@@ -597,6 +603,11 @@ mod tests {
         let a = put_artifact(&layout, b"aaa");
         layout.set_name("x/a:1", &a).unwrap();
         assert_eq!(layout.resolve("x/a:1").unwrap().digest, a.digest);
+        assert_eq!(
+            layout.resolve("a:1").unwrap().digest,
+            a.digest,
+            "by its last component"
+        );
         let e = layout.resolve("nope").unwrap_err().to_string();
         assert!(
             e.contains("has no artifact named `nope` (it has: x/a:1)"),

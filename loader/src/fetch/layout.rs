@@ -93,7 +93,23 @@ pub(super) fn open(lref: &LayoutRef, arch: Arch) -> Result<(Opened, Vec<Vec<u8>>
         source,
     })?;
     layout.import_tar(&lref.path, std::io::BufReader::new(file))?;
-    open_in(&layout, lref.name.as_deref(), arch)
+    // Name the archive, not the temporary directory, in errors.
+    open_in(&layout, lref.name.as_deref(), arch).map_err(|e| match e {
+        FetchError::Layout(LayoutError::UnknownName {
+            name, available, ..
+        }) => FetchError::Layout(LayoutError::UnknownName {
+            layout: lref.path.clone(),
+            name,
+            available,
+        }),
+        FetchError::Layout(LayoutError::Ambiguous { available, .. }) => {
+            FetchError::Layout(LayoutError::Ambiguous {
+                layout: lref.path.clone(),
+                available,
+            })
+        }
+        other => other,
+    })
 }
 
 fn open_in(

@@ -50,7 +50,11 @@ pub fn read_password(file: Option<&Path>) -> anyhow::Result<Option<String>> {
     if let Some(f) = file {
         let text = std::fs::read_to_string(f)
             .map_err(|e| anyhow::anyhow!("cannot read password file {}: {e}", f.display()))?;
-        return Ok(Some(text.lines().next().unwrap_or("").to_string()));
+        let password = text.lines().next().unwrap_or("");
+        if password.is_empty() {
+            anyhow::bail!("password file {} is empty", f.display());
+        }
+        return Ok(Some(password.to_string()));
     }
     Ok(std::env::var("CORESHIP_KEY_PASSWORD")
         .ok()
