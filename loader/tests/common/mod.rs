@@ -181,9 +181,15 @@ impl Loader {
     /// Starts `coreship-load run ARGS…` and waits (at most 30 s) until it reports its programs
     /// attached. Panics with its stderr if it exits first.
     pub fn start(args: &[&str]) -> Loader {
+        Loader::start_env(args, &[])
+    }
+
+    /// [`Loader::start`] with extra environment variables.
+    pub fn start_env(args: &[&str], env: &[(&str, &Path)]) -> Loader {
         let mut child = Command::new(bin("coreship-load"))
             .arg("run")
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -267,8 +273,20 @@ impl Loader {
 
 /// Runs `coreship-load ARGS…` to completion.
 pub fn run_loader(args: &[&str]) -> Finished {
-    let out = Command::new(bin("coreship-load"))
+    run_loader_env(args, &[])
+}
+
+/// [`run_loader`] with extra environment variables.
+pub fn run_loader_env(args: &[&str], env: &[(&str, &Path)]) -> Finished {
+    run_bin("coreship-load", args, env)
+}
+
+/// Runs workspace binary `name ARGS…` to completion with extra environment variables.
+pub fn run_bin(name: &str, args: &[&str], env: &[(&str, &Path)]) -> Finished {
+    let out = Command::new(bin(name))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(root())
         .output()
         .unwrap();
     Finished {

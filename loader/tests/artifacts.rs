@@ -1,0 +1,207 @@
+//! End-to-end: probes exported as OCI image layouts by the real `coreship`, signed with a key
+//! it made, run by the real `coreship-load` from the tar, from the cache after `import`
+//! (offline, by name and by reference), and refused when unsigned, signed by an untrusted
+//! key, or tampered with — before anything is loaded.
+
+mod common;
+
+use common::{bpf_available, probes, run_bin, run_loader_env, Finished, Loader, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const REF: &str = "registry.example:5000/probes/execsnoop:0.1.0";
+
+struct Exported {
+    dir: TempDir,
+    tar: PathBuf,
+    public: PathBuf,
+}
+
+impl Exported {
+    fn cache(&self) -> PathBuf {
+        self.dir.0.join("cache")
+    }
+    fn env(&self) -> [(&'static str, PathBuf); 1] {
+        [("CORESHIP_CACHE_DIR", self.cache())]
+    }
+    fn load(&self, args: &[&str]) -> Finished {
+        let env = self.env();
+        let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+        run_loader_env(args, &env)
+    }
+}
+
+fn ok(f: &Finished) {
+    assert!(f.status.success(), "failed:\n{}\n{}", f.stdout, f.stderr);
+}
+
+/// One error line naming `needle`, and nothing on stdout.
+fn refused(f: &Finished, needle: &str) {
+    assert!(!f.status.success(), "succeeded:\n{}", f.stderr);
+    let lines: Vec<&str> = f.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line:\n{}", f.stderr);
+    assert!(
+        lines[0].starts_with("coreship-load: error: "),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
+    assert!(f.stdout.is_empty(), "printed: {}", f.stdout);
+}
+
+/// Exports execsnoop (built for this machine) as a tar, signed unless `signed` is false.
+fn export(tag: &str, signed: bool) -> Exported {
+    let dir = TempDir::new(tag);
+    let key = dir.0.join("release.key");
+    ok(&run_bin(
+        "coreship",
+        &["keygen", "-o", key.to_str().unwrap()],
+        &[],
+    ));
+    let tar = dir.0.join("probes.tar");
+    let pkg = probes().join("execsnoop");
+    let mut args = vec![
+        "export",
+        pkg.to_str().unwrap(),
+        "-o",
+        tar.to_str().unwrap(),
+        "--prefix",
+        "registry.example:5000/probes",
+    ];
+    if signed {
+        args.extend(["--sign", key.to_str().unwrap()]);
+    }
+    let done = run_bin("coreship", &args, &[]);
+    ok(&done);
+    assert!(done.stdout.starts_with(REF), "{}", done.stdout);
+    Exported {
+        public: dir.0.join("release.pub"),
+        dir,
+        tar,
+    }
+}
+
+#[test]
+fn a_signed_export_runs_from_the_tar_and_from_the_cache_after_import() {
+    if !bpf_available() {
+        return;
+    }
+    let e = export("artifact-run", true);
+    let trust = e.public.to_str().unwrap();
+
+    // Straight from the tar, no cache involved.
+    let target = format!("{}:execsnoop:0.1.0", e.tar.display());
+    let loader = Loader::start(&[&target, "--trust", trust, "--format", "json"]);
+    Command::new("/bin/true").status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let done = loader.stop();
+    ok(&done);
+    assert!(done.stderr.contains("signed by key"), "{}", done.stderr);
+    assert!(
+        done.json().iter().any(|ev| ev["filename"] == "/bin/true"),
+        "no exec of /bin/true seen:\n{}",
+        done.stdout
+    );
+
+    // Imported, then run offline by full reference and by short name.
+    let imported = e.load(&["import", e.tar.to_str().unwrap()]);
+    ok(&imported);
+    assert!(imported.stdout.starts_with(REF), "{}", imported.stdout);
+    for name in [REF, "execsnoop:0.1.0"] {
+        let run = e.load(&[
+            "run",
+            name,
+            "--offline",
+            "--trust",
+            trust,
+            "--duration",
+            "200ms",
+        ]);
+        ok(&run);
+        assert!(run.stderr.contains("detached"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn unsigned_untrusted_and_missing_artifacts_are_refused_before_loading() {
+    if !bpf_available() {
+        return;
+    }
+    let unsigned = export("artifact-unsigned", false);
+    let trust = unsigned.public.to_str().unwrap();
+    let tar = unsigned.tar.to_str().unwrap();
+    let target = format!("{tar}:{REF}");
+    refused(
+        &unsigned.load(&["run", &target, "--trust", trust]),
+        "is not signed",
+    );
+    // Without --trust the same artifact runs.
+    ok(&unsigned.load(&["run", &target, "--duration", "100ms"]));
+
+    let signed = export("artifact-untrusted", true);
+    let target = format!("{}:{REF}", signed.tar.display());
+    refused(
+        &signed.load(&["run", &target, "--trust", trust]),
+        "which is not trusted",
+    );
+    refused(
+        &signed.load(&["run", REF, "--offline"]),
+        "is not in the cache",
+    );
+    refused(
+        &signed.load(&["run", &target, "--trust", "/nonexistent/key.pub"]),
+        "/nonexistent/key.pub",
+    );
+    // A plain object cannot satisfy --trust.
+    let obj = probes().join("execsnoop");
+    refused(
+        &signed.load(&[
+            "run",
+            obj.to_str().unwrap(),
+            "--trust",
+            signed.public.to_str().unwrap(),
+        ]),
+        "carries no signature",
+    );
+}
+
+#[test]
+fn tampering_with_an_export_or_the_cache_is_detected() {
+    if !bpf_available() {
+        return;
+    }
+    let e = export("artifact-tamper", true);
+    let trust = e.public.to_str().unwrap();
+
+    // Any flipped byte in the tar's object makes the import fail and stores no name.
+    let mut bytes = std::fs::read(&e.tar).unwrap();
+    let at = bytes
+        .windows(4)
+        .rposition(|w| w == b"\x7fELF")
+        .expect("object in the tar");
+    bytes[at + 100] ^= 0xff;
+    let bad = e.dir.0.join("bad.tar");
+    std::fs::write(&bad, &bytes).unwrap();
+    refused(
+        &e.load(&["import", bad.to_str().unwrap()]),
+        "corrupted or truncated",
+    );
+    refused(&e.load(&["run", REF, "--offline"]), "is not in the cache");
+
+    // A layer changed inside the cache after a good import is caught at run time.
+    ok(&e.load(&["import", e.tar.to_str().unwrap()]));
+    let blobs = e.cache().join("blobs/sha256");
+    let object = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .map(|d| d.path())
+        .find(|p| std::fs::read(p).unwrap().starts_with(b"\x7fELF"))
+        .unwrap();
+    let mut obj = std::fs::read(&object).unwrap();
+    obj[200] ^= 0xff;
+    std::fs::write(&object, obj).unwrap();
+    refused(
+        &e.load(&["run", REF, "--offline", "--trust", trust]),
+        "is corrupt",
+    );
+}
