@@ -191,7 +191,7 @@ pub fn fetch(probe: &ProbeRef, opts: &FetchOpts) -> Result<Fetched, FetchError> 
                 local: true,
             })
         }
-        ProbeRef::Cached(name) => from_cache(name, &[name.clone()], arch, opts),
+        ProbeRef::Cached(name) => from_cache(name, std::slice::from_ref(name), arch, opts),
         ProbeRef::Registry(reference) if opts.offline || cfg!(not(feature = "registry")) => {
             let names = [
                 reference.to_string(),
