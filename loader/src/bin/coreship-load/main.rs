@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load a probe, attach every program and print its events until stopped
-    Run(run::Args),
+    Run(Box<run::Args>),
     /// Fetch an artifact from its registry into the local cache (verified), for later
     /// `run … --offline`
     #[cfg(feature = "registry")]
@@ -38,7 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(a) => run::exec(a),
+        Command::Run(a) => run::exec(*a),
         #[cfg(feature = "registry")]
         Command::Pull(a) => pull::exec(a),
         Command::Import(a) => import::exec(a),
