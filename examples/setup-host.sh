@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace systemtap-sdt-dev python3)
+packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace systemtap-sdt-dev python3 curl)
 # With CORESHIP_PEERS=1 (CI sets it): the real peers the interop tests run against — Debian's
 # docker-registry (CNCF distribution), skopeo, minisign, headless Chromium for the registry's
 # web page — and PyPI's oras client in a venv at /opt/coreship-venv.
