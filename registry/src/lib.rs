@@ -22,6 +22,11 @@ mod package;
 mod reference;
 pub mod store;
 
+// --- registry client (feature `client`) ---
+#[cfg(feature = "client")]
+pub mod client;
+// --- end registry client ---
+
 pub use arch::{Arch, UnknownArch};
 pub use digest::{DigestError, Sha256Digest};
 pub use package::{
