@@ -5,7 +5,7 @@ use super::cache::{cache_name, Cache, Offline};
 use super::error::ClientError;
 use super::progress::Progress;
 use super::transport::Client;
-use crate::artifact::{self, BlobSource, OpenError, Opened, SIGNATURE_ARTIFACT_TYPE};
+use crate::artifact::{self, BlobSource, OpenError, Opened};
 use crate::oci::{self, Descriptor};
 use crate::store::StoreError;
 use crate::{Arch, Reference, Sha256Digest};
@@ -80,7 +80,7 @@ fn open_error(e: OpenError<ClientError>) -> ClientError {
 ///
 /// Online: one manifest GET for the reference; blobs come from the cache when it has them
 /// (re-verified), else from the registry into the cache. Signatures (referrers of artifact
-/// type [`SIGNATURE_ARTIFACT_TYPE`]) are fetched and cached; when the cache already holds
+/// type [`artifact::SIGNATURE_ARTIFACT_TYPE`]) are fetched and cached; when the cache already holds
 /// signatures for this root they are reused without asking the registry again, so a repeated
 /// pull of an unchanged tag costs exactly one request. Offline: only the cache is read; a miss
 /// says to run `coreship-load pull` first.
@@ -123,11 +123,13 @@ pub fn pull(
 
 /// Lists the signature referrers of `root`, caches them and returns their signature files.
 fn fetch_signatures(src: &mut Online<'_>, root: &Descriptor) -> Result<Vec<Vec<u8>>, ClientError> {
-    let referrers =
-        src.client
-            .referrers(src.reference, &root.digest, Some(SIGNATURE_ARTIFACT_TYPE))?;
+    let referrers = src.client.referrers(src.reference, &root.digest, None)?;
     let mut out = Vec::new();
-    for d in referrers {
+    // Entries without `artifactType` (written for registries that refuse it) are looked into.
+    let candidates = referrers
+        .into_iter()
+        .filter(|d| d.artifact_type.is_none() || artifact::is_signature(d));
+    for d in candidates {
         let bytes = src.fetch(&d)?;
         let Ok(m) = oci::Manifest::parse(&bytes, Some(&d.media_type)) else {
             continue;

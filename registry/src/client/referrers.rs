@@ -110,13 +110,21 @@ impl Client {
             let mut index = self.fallback_index(r, subject)?.unwrap_or_else(empty_index);
             if !index.manifests.iter().any(|d| d.digest == entry.digest) {
                 index.manifests.push(entry.clone());
-                let bytes = oci::to_json(&index);
-                self.put_manifest(
-                    r,
-                    &artifact::referrers_tag(subject),
-                    MEDIA_TYPE_INDEX,
-                    &bytes,
-                )?;
+                let tag = artifact::referrers_tag(subject);
+                let put = self.put_manifest(r, &tag, MEDIA_TYPE_INDEX, &oci::to_json(&index));
+                match put {
+                    // Registries that refuse OCI 1.1 fields refuse them in descriptors too:
+                    // list the referrers without `artifactType` (readers then look inside).
+                    Err(e) if e.is_manifest_rejected() => {
+                        for d in &mut index.manifests {
+                            d.artifact_type = None;
+                        }
+                        self.put_manifest(r, &tag, MEDIA_TYPE_INDEX, &oci::to_json(&index))?;
+                    }
+                    other => {
+                        other?;
+                    }
+                }
             }
         }
         Ok(entry)

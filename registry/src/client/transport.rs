@@ -228,7 +228,13 @@ impl Client {
             b = b.header("Authorization", a);
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let result = match call.body {
+        // An empty body is sent as `Content-Length: 0`, not as an empty chunked stream, which
+        // some servers and proxies do not accept on POST.
+        let body = match call.body {
+            None if matches!(call.method, "POST" | "PUT" | "PATCH") => Some(&[][..]),
+            other => other,
+        };
+        let result = match body {
             Some(body) => agent.run(b.body(body).map_err(|e| transport(e.into()))?),
             None => agent.run(b.body(()).map_err(|e| transport(e.into()))?),
         };
