@@ -75,7 +75,12 @@ fn range_starts_at(content_range: Option<&str>, offset: u64) -> bool {
 
 impl Client {
     /// Whether the repository has the blob (`HEAD`).
-    pub fn blob_exists(
+    pub fn blob_exists(&self, r: &Reference, digest: &Sha256Digest) -> Result<bool, ClientError> {
+        self.blob_exists_for(r, digest, &pull_scope(r))
+    }
+
+    /// [`Client::blob_exists`] under `scope` (a push asks with its push token).
+    fn blob_exists_for(
         &self,
         r: &Reference,
         digest: &Sha256Digest,
@@ -191,7 +196,7 @@ impl Client {
     ) -> Result<BlobPush, ClientError> {
         let scope = push_scope(r);
         let total = bytes.len() as u64;
-        if self.blob_exists(r, &desc.digest, &scope)? {
+        if self.blob_exists_for(r, &desc.digest, &scope)? {
             progress.update(&desc.digest, total, total);
             return Ok(BlobPush::Exists);
         }

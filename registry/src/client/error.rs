@@ -185,6 +185,15 @@ pub enum ClientError {
         #[source]
         source: ManifestError,
     },
+    /// A JSON answer (tag list) that does not parse.
+    #[error("{url}: malformed JSON answer")]
+    Malformed {
+        /// The URL.
+        url: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// HTTPS is needed but this build has no TLS.
     #[error("{registry} needs HTTPS but this build has no TLS (cargo feature `tls`); use a loopback registry or --insecure for plain HTTP")]
     NoTls {

@@ -186,12 +186,11 @@ impl Client {
             }
             let next = header_str(&resp, "link").and_then(|l| next_link(&l));
             let body = read_body("GET", &url, &mut resp, 16 << 20)?;
-            let page: TagList = serde_json::from_slice(&body).map_err(|_| ClientError::Status {
-                method: "GET",
-                url: url.clone(),
-                status: 200,
-                errors: Default::default(),
-            })?;
+            let page: TagList =
+                serde_json::from_slice(&body).map_err(|source| ClientError::Malformed {
+                    url: url.clone(),
+                    source,
+                })?;
             tags.extend(page.tags.unwrap_or_default());
             match next {
                 Some(n) => url = Client::resolve_location(&url, &n),
