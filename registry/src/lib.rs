@@ -37,6 +37,11 @@ mod reference;
 mod signature;
 pub mod store;
 
+// --- registry client (feature `client`) ---
+#[cfg(feature = "client")]
+pub mod client;
+// --- end registry client ---
+
 pub use arch::{Arch, UnknownArch};
 pub use cache_dir::cache_dir;
 pub use digest::{DigestError, Sha256Digest};

@@ -1,0 +1,228 @@
+//! Where registry credentials come from, in order: `CORESHIP_REGISTRY_TOKEN`,
+//! `CORESHIP_REGISTRY_USER` + `CORESHIP_REGISTRY_PASSWORD`, then docker's
+//! (`$DOCKER_CONFIG/config.json`, `~/.docker/config.json`) and containers'
+//! (`$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`) auth files, by registry host.
+//! Credential helpers (`credsStore`, `credHelpers`) are not run.
+
+use base64::Engine as _;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A secret that never shows in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What to authenticate with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secrets {
+    /// User name and password: Basic auth, or Basic auth at the token endpoint.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// A token sent as `Authorization: Bearer` directly, and as the password at a token
+    /// endpoint (coreship-registry push tokens, registry PATs).
+    Token(Secret),
+    /// A docker `identitytoken`: an OAuth2 refresh token for the token endpoint.
+    IdentityToken(Secret),
+}
+
+/// Credentials and where they came from (shown in errors; the secret never is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The secret.
+    pub secrets: Secrets,
+    /// `env CORESHIP_REGISTRY_TOKEN`, a file path, or `options`.
+    pub origin: String,
+}
+
+impl Credentials {
+    /// User name and password for Basic auth (at the registry or at a token endpoint).
+    pub(crate) fn basic(&self) -> Option<(String, String)> {
+        match &self.secrets {
+            Secrets::Basic { username, password } => Some((username.clone(), password.0.clone())),
+            // Token endpoints and coreship-registry take any user name with a token as password.
+            Secrets::Token(t) => Some(("coreship".to_string(), t.0.clone())),
+            Secrets::IdentityToken(_) => None,
+        }
+    }
+}
+
+/// Looks up credentials for `host` (`ghcr.io`, `localhost:5000`) in the environment and the
+/// auth files, in the documented order.
+pub fn lookup(host: &str) -> Option<Credentials> {
+    lookup_with(host, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+/// [`lookup`] with an injectable environment.
+pub(crate) fn lookup_with(host: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Credentials> {
+    if let Some(t) = env("CORESHIP_REGISTRY_TOKEN") {
+        return Some(Credentials {
+            secrets: Secrets::Token(Secret(t)),
+            origin: "env CORESHIP_REGISTRY_TOKEN".into(),
+        });
+    }
+    if let (Some(username), Some(password)) = (
+        env("CORESHIP_REGISTRY_USER"),
+        env("CORESHIP_REGISTRY_PASSWORD"),
+    ) {
+        return Some(Credentials {
+            secrets: Secrets::Basic {
+                username,
+                password: Secret(password),
+            },
+            origin: "env CORESHIP_REGISTRY_USER/CORESHIP_REGISTRY_PASSWORD".into(),
+        });
+    }
+    for file in auth_files(env) {
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        if let Some(secrets) = from_auth_file(&bytes, host) {
+            return Some(Credentials {
+                secrets,
+                origin: file.display().to_string(),
+            });
+        }
+    }
+    None
+}
+
+fn auth_files(env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    match (env("DOCKER_CONFIG"), env("HOME")) {
+        (Some(dir), _) => files.push(Path::new(&dir).join("config.json")),
+        (None, Some(home)) => files.push(Path::new(&home).join(".docker/config.json")),
+        _ => {}
+    }
+    if let Some(f) = env("REGISTRY_AUTH_FILE") {
+        files.push(PathBuf::from(f));
+    }
+    if let Some(dir) = env("XDG_RUNTIME_DIR") {
+        files.push(Path::new(&dir).join("containers/auth.json"));
+    }
+    files
+}
+
+#[derive(Deserialize)]
+struct AuthFile {
+    #[serde(default)]
+    auths: BTreeMap<String, AuthEntry>,
+}
+
+#[derive(Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
+}
+
+/// `https://host/v1/`, `http://host`, `host/path` → `host`.
+fn key_host(key: &str) -> &str {
+    let rest = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// The credentials a docker `config.json` or containers `auth.json` holds for `host`.
+pub(crate) fn from_auth_file(bytes: &[u8], host: &str) -> Option<Secrets> {
+    let file: AuthFile = serde_json::from_slice(bytes).ok()?;
+    let entry = file
+        .auths
+        .iter()
+        .find(|(k, _)| key_host(k) == host)
+        .map(|(_, v)| v)?;
+    if let Some(t) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
+        return Some(Secrets::IdentityToken(Secret(t.clone())));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(entry.auth.as_ref()?.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some(Secrets::Basic {
+        username: user.to_string(),
+        password: Secret(pass.to_string()),
+    })
+}
+
+/// `Basic base64(user:pass)`.
+pub(crate) fn basic_header(user: &str, pass: &str) -> String {
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    format!("Basic {b}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn docker_and_containers_auth_files_are_read_by_host() {
+        // base64("alice:s3cr:et")
+        let file = br#"{"auths":{"https://ghcr.io/v1/":{"auth":"YWxpY2U6czNjcjpldA=="},
+            "localhost:5000":{"auth":"","identitytoken":"refresh"}},"credsStore":"desktop"}"#;
+        assert_eq!(
+            from_auth_file(file, "ghcr.io"),
+            Some(Secrets::Basic {
+                username: "alice".into(),
+                password: Secret("s3cr:et".into())
+            })
+        );
+        assert_eq!(
+            from_auth_file(file, "localhost:5000"),
+            Some(Secrets::IdentityToken(Secret("refresh".into())))
+        );
+        assert_eq!(from_auth_file(file, "quay.io"), None);
+        assert_eq!(from_auth_file(b"not json", "ghcr.io"), None);
+    }
+
+    #[test]
+    fn the_environment_comes_before_files_and_the_token_before_user_and_password() {
+        let dir = std::env::temp_dir().join(format!("coreship-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            br#"{"auths":{"r.example":{"auth":"dTpw"}}}"#,
+        )
+        .unwrap();
+        let mut vars: HashMap<&'static str, String> = HashMap::new();
+        vars.insert("DOCKER_CONFIG", dir.display().to_string());
+        let get = |vars: &HashMap<&'static str, String>| {
+            let vars = vars.clone();
+            move |k: &str| vars.get(k).cloned()
+        };
+        let c = lookup_with("r.example", &get(&vars)).unwrap();
+        assert_eq!(c.origin, dir.join("config.json").display().to_string());
+        assert_eq!(c.basic(), Some(("u".into(), "p".into())));
+        assert!(lookup_with("other.example", &get(&vars)).is_none());
+        vars.insert("CORESHIP_REGISTRY_USER", "bob".into());
+        vars.insert("CORESHIP_REGISTRY_PASSWORD", "pw".into());
+        let c = lookup_with("r.example", &get(&vars)).unwrap();
+        assert_eq!(c.basic(), Some(("bob".into(), "pw".into())));
+        vars.insert("CORESHIP_REGISTRY_TOKEN", "tok".into());
+        let c = lookup_with("r.example", &get(&vars)).unwrap();
+        assert_eq!(c.secrets, Secrets::Token(Secret("tok".into())));
+        assert_eq!(c.origin, "env CORESHIP_REGISTRY_TOKEN");
+        assert!(!format!("{c:?}").contains("tok\""), "{c:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn basic_headers_encode_user_and_password() {
+        assert_eq!(basic_header("any", "t0k"), "Basic YW55OnQwaw==");
+    }
+}

@@ -1,0 +1,41 @@
+//! The registry client shared by the builder (push) and the loader (pull), and the loader's
+//! local cache. Blocking I/O over ureq; HTTPS only with the `tls` feature.
+//!
+//! Phases of a pull: [`Client::get_manifest`] resolves the reference (one request, digest
+//! checked), [`pull`] opens the artifact for one architecture from the [`Cache`], fetching
+//! what is missing with [`Client::fetch_manifest`] / [`Client::fetch_blob`] (size and digest
+//! checked before anything is stored), then the signature referrers
+//! ([`Client::referrers`], falling back to the referrers tag). A push runs the other way:
+//! [`Client::push_blob`], [`Client::put_manifest`], [`Client::push_referrer`], driven by
+//! [`push`].
+//!
+//! Transport: plain HTTP only to loopback registries or with [`ClientOptions::insecure`],
+//! otherwise HTTPS with the system CA bundle and `--ca-file`s. Authentication: the
+//! distribution token flow, Basic, or a bearer token, with credentials from
+//! [`credentials::lookup`].
+
+mod auth;
+mod blobs;
+mod cache;
+pub mod credentials;
+mod error;
+mod manifests;
+mod progress;
+mod pull;
+mod push;
+mod referrers;
+// HTTPS, or a stand-in that refuses it when the `tls` feature is off.
+#[cfg_attr(not(feature = "tls"), path = "notls.rs")]
+mod tls;
+mod transport;
+
+pub use blobs::BlobPush;
+pub use cache::{cache_name, Cache, ANNOTATION_CACHE_ROOT};
+pub use credentials::{Credentials, Secret, Secrets};
+pub use error::{ClientError, RegistryError, RegistryErrors};
+pub use manifests::{FetchedManifest, PutManifest};
+pub use progress::{NoProgress, Progress, ProgressFn};
+pub use pull::{open_cached, pull, Pulled};
+pub use push::{push, upload, PackageDir, PushSource, Pushed, SignError, Signer};
+pub use referrers::referrer_descriptor;
+pub use transport::{Client, ClientOptions, Stats};

@@ -1,0 +1,402 @@
+//! The client against a scripted HTTP server, for what a real registry does not do on demand:
+//! connections cut mid-body, token endpoints, Basic challenges, wrong content, and (as a proxy
+//! in front of docker-registry) refusing OCI 1.1 manifests.
+#![cfg(feature = "client")]
+
+mod client_support;
+
+use client_support::{
+    fake_minisig, package_dir, DockerRegistry, Reply, Request, Scripted, TempDir,
+};
+use coreship_registry::artifact::PackOptions;
+use coreship_registry::client::{
+    pull, push, Cache, Client, ClientError, ClientOptions, Credentials, NoProgress, PackageDir,
+    ProgressFn, Secret, Secrets,
+};
+use coreship_registry::oci::{Descriptor, Manifest};
+use coreship_registry::store::BlobStore;
+use coreship_registry::{Arch, Reference, Sha256Digest};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+fn blob_bytes() -> Vec<u8> {
+    (0..200_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+fn range_start(req: &Request) -> Option<usize> {
+    req.header("range")?
+        .strip_prefix("bytes=")?
+        .trim_end_matches('-')
+        .parse()
+        .ok()
+}
+
+fn reference(server: &Scripted, rest: &str) -> Reference {
+    format!("{}/{rest}", server.host()).parse().unwrap()
+}
+
+#[test]
+fn an_interrupted_download_resumes_with_range() {
+    let blob = blob_bytes();
+    let served = blob.clone();
+    let server = Scripted::start(move |req| match range_start(req) {
+        None => Reply {
+            cut_after: Some(70_000),
+            ..Reply::new(200, served.clone()).header("Accept-Ranges", "bytes")
+        },
+        Some(start) => Reply::new(206, served[start..].to_vec()).header(
+            "Content-Range",
+            format!("bytes {start}-{}/{}", served.len() - 1, served.len()),
+        ),
+    });
+    let dir = TempDir::new("resume");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let desc = Descriptor::of("application/octet-stream", &blob);
+    let seen = Mutex::new(Vec::new());
+    let progress =
+        ProgressFn(|_: &Sha256Digest, done, total| seen.lock().unwrap().push((done, total)));
+    let c = Client::new(ClientOptions::default());
+    c.fetch_blob(&reference(&server, "a"), &desc, &store, &progress)
+        .unwrap();
+    assert_eq!(store.read(&desc.digest).unwrap(), blob);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    let resumed_at = range_start(&reqs[1]).expect("the second request has a Range");
+    assert!(resumed_at > 0 && resumed_at <= 70_000, "{resumed_at}");
+    assert_eq!(
+        seen.lock().unwrap().last(),
+        Some(&(blob.len() as u64, blob.len() as u64))
+    );
+}
+
+#[test]
+fn a_server_without_range_support_restarts_and_endless_cuts_give_up() {
+    let blob = blob_bytes();
+    let served = blob.clone();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let n = calls.clone();
+    let server = Scripted::start(move |_| {
+        let first = n.fetch_add(1, Ordering::Relaxed) == 0;
+        Reply {
+            cut_after: first.then_some(50_000),
+            ..Reply::new(200, served.clone())
+        }
+    });
+    let dir = TempDir::new("restart");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let desc = Descriptor::of("application/octet-stream", &blob);
+    let c = Client::new(ClientOptions::default());
+    c.fetch_blob(&reference(&server, "a"), &desc, &store, &NoProgress)
+        .unwrap();
+    assert_eq!(store.read(&desc.digest).unwrap(), blob);
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+
+    let served = blob.clone();
+    let always_cut = Scripted::start(move |_| Reply {
+        cut_after: Some(1000),
+        ..Reply::new(200, served.clone())
+    });
+    let dir = TempDir::new("cut");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let c = Client::new(ClientOptions {
+        download_attempts: 3,
+        ..Default::default()
+    });
+    let e = c
+        .fetch_blob(&reference(&always_cut, "a"), &desc, &store, &NoProgress)
+        .unwrap_err();
+    assert!(
+        matches!(e, ClientError::Interrupted { attempts: 3, .. }),
+        "{e}"
+    );
+    assert_eq!(always_cut.requests().len(), 3);
+    assert!(store.list().unwrap().is_empty());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn a_blob_longer_than_its_descriptor_is_refused() {
+    let server = Scripted::start(|_| Reply::new(200, b"0123456789".to_vec()));
+    let dir = TempDir::new("long");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let desc = Descriptor::of("application/octet-stream", b"01234");
+    let e = Client::new(ClientOptions::default())
+        .fetch_blob(&reference(&server, "a"), &desc, &store, &NoProgress)
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Size { expected: 5, .. }), "{e}");
+    assert!(store.list().unwrap().is_empty());
+}
+
+const INDEX: &[u8] =
+    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+
+fn manifest_reply() -> Reply {
+    Reply::new(200, INDEX)
+        .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        .header("Docker-Content-Digest", Sha256Digest::of(INDEX).to_string())
+}
+
+fn creds(secrets: Secrets) -> Option<Credentials> {
+    Some(Credentials {
+        secrets,
+        origin: "test credentials".into(),
+    })
+}
+
+fn basic(user: &str, pass: &str) -> Secrets {
+    Secrets::Basic {
+        username: user.into(),
+        password: Secret(pass.into()),
+    }
+}
+
+/// A registry behind a token server: `Basic u:p` at /token buys the token `T`.
+fn token_server() -> Scripted {
+    Scripted::start(|req| {
+        let host = req.header("host").unwrap_or("").to_string();
+        if req.path.starts_with("/token") {
+            return if req.header("authorization") == Some("Basic dTpw") {
+                Reply::new(200, r#"{"token":"T","expires_in":300}"#)
+            } else {
+                Reply::new(
+                    401,
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad login"}]}"#,
+                )
+            };
+        }
+        if req.header("authorization") == Some("Bearer T") {
+            return manifest_reply();
+        }
+        Reply::new(
+            401,
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+        )
+        .header(
+            "WWW-Authenticate",
+            format!(
+                r#"Bearer realm="http://{host}/token",service="test",scope="repository:a:pull""#
+            ),
+        )
+    })
+}
+
+#[test]
+fn the_token_flow_fetches_one_token_and_reuses_it() {
+    let server = token_server();
+    let c = Client::new(ClientOptions {
+        credentials: creds(basic("u", "p")),
+        ..Default::default()
+    });
+    let r = reference(&server, "a:1");
+    let got = c.get_manifest(&r).unwrap();
+    assert!(matches!(got.manifest, Manifest::Index(_)));
+    c.get_manifest(&r).unwrap();
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v2/a/manifests/1",
+            "/token?service=test&scope=repository%3Aa%3Apull",
+            "/v2/a/manifests/1",
+            "/v2/a/manifests/1"
+        ]
+    );
+    assert_eq!(c.stats().requests, 4);
+
+    let wrong = Client::new(ClientOptions {
+        credentials: creds(basic("u", "nope")),
+        ..Default::default()
+    });
+    let e = wrong.get_manifest(&r).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.ends_with(": HTTP 401: UNAUTHORIZED: bad login; the credentials from test credentials were refused: check them"),
+        "{text}"
+    );
+    assert!(!text.contains("nope"), "{text}");
+}
+
+#[test]
+fn basic_challenges_and_direct_bearer_tokens() {
+    let server = Scripted::start(|req| match req.header("authorization") {
+        // Basic any:<push token>, as coreship-registry takes it.
+        Some("Basic Y29yZXNoaXA6cHVzaHRvaw==") | Some("Basic dTpw") => manifest_reply(),
+        _ => Reply::new(401, "").header("WWW-Authenticate", r#"Basic realm="r""#),
+    });
+    let r = reference(&server, "a:1");
+    let c = Client::new(ClientOptions {
+        credentials: creds(basic("u", "p")),
+        ..Default::default()
+    });
+    c.get_manifest(&r).unwrap();
+    c.get_manifest(&r).unwrap();
+    assert_eq!(
+        c.stats().requests,
+        3,
+        "Basic is sent up front once asked for"
+    );
+    let token = Client::new(ClientOptions {
+        credentials: creds(Secrets::Token(Secret("pushtok".into()))),
+        ..Default::default()
+    });
+    token.get_manifest(&r).unwrap();
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[reqs.len() - 2].header("authorization"),
+        Some("Bearer pushtok")
+    );
+
+    let bearer_only = Scripted::start(|req| match req.header("authorization") {
+        Some("Bearer pushtok") => manifest_reply(),
+        _ => Reply::new(401, ""),
+    });
+    let token = Client::new(ClientOptions {
+        credentials: creds(Secrets::Token(Secret("pushtok".into()))),
+        ..Default::default()
+    });
+    token.get_manifest(&reference(&bearer_only, "a:1")).unwrap();
+    assert_eq!(token.stats().requests, 1);
+    let none = Client::new(ClientOptions::default());
+    let e = none
+        .get_manifest(&reference(&bearer_only, "a:1"))
+        .unwrap_err();
+    assert!(e.to_string().contains("no credentials were found"), "{e}");
+}
+
+#[test]
+fn manifests_that_do_not_match_their_digest_are_refused() {
+    let other = br#"{"schemaVersion":2,"manifests":[],"annotations":{"x":"y"}}"#.to_vec();
+    let served = other.clone();
+    let server = Scripted::start(move |req| {
+        if req.path.ends_with("/manifests/tagged") {
+            Reply::new(200, INDEX)
+                .header("Docker-Content-Digest", Sha256Digest::of(b"x").to_string())
+        } else {
+            Reply::new(200, served.clone())
+        }
+    });
+    let c = Client::new(ClientOptions::default());
+    let e = c.get_manifest(&reference(&server, "a:tagged")).unwrap_err();
+    assert!(matches!(e, ClientError::Digest { .. }), "{e}");
+    let pinned = reference(&server, &format!("a@{}", Sha256Digest::of(INDEX)));
+    match c.get_manifest(&pinned).unwrap_err() {
+        ClientError::Digest {
+            expected, actual, ..
+        } => {
+            assert_eq!(expected, Sha256Digest::of(INDEX));
+            assert_eq!(actual, Sha256Digest::of(&other));
+        }
+        e => panic!("{e}"),
+    }
+}
+
+/// Forwards one request to 127.0.0.1:`port` and returns the answer (Connection: close).
+fn forward(port: u16, req: &Request) -> Reply {
+    let mut up = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.path);
+    for (k, v) in &req.headers {
+        if !k.eq_ignore_ascii_case("connection") {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    up.write_all(head.as_bytes()).unwrap();
+    up.write_all(&req.body).unwrap();
+    let mut raw = Vec::new();
+    up.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer from upstream to {req:?}: {raw:?}"));
+    let text = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = text.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut reply = Reply::new(status, Vec::new());
+    let mut chunked = false;
+    for l in lines {
+        let (k, v) = l.split_once(':').unwrap_or_else(|| panic!("{text}"));
+        let k = k.trim();
+        if k.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = true;
+        } else if !["content-length", "connection"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        {
+            reply = reply.header(k, v.trim());
+        }
+    }
+    let mut body = raw[split + 4..].to_vec();
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        for _ in 0..10_000 {
+            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
+            rest = &rest[eol + 4 + n..];
+        }
+        body = out;
+    }
+    if req.method != "HEAD" {
+        reply.body = body;
+    }
+    reply
+}
+
+#[test]
+fn a_registry_that_refuses_oci_1_1_manifests_gets_the_compat_form() {
+    let Some(reg) = DockerRegistry::start("compat") else {
+        return;
+    };
+    let port = reg.port;
+    // Like registries that reject unknown manifest fields: OCI 1.1 `artifactType` is refused.
+    let proxy = Scripted::start(move |req| {
+        if req.method == "PUT"
+            && req.path.contains("/manifests/")
+            && String::from_utf8_lossy(&req.body).contains("\"artifactType\"")
+        {
+            return Reply::new(
+                400,
+                r#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"artifactType"}]}"#,
+            );
+        }
+        forward(port, req)
+    });
+    let work = TempDir::new("compat");
+    let dir = work.path().join("pkg");
+    package_dir(&dir, &[(Arch::X86_64, b"x86"), (Arch::Aarch64, b"arm")]);
+    let mut source = PackageDir {
+        dir: &dir,
+        options: PackOptions::default(),
+        signer: Some(Box::new(|root: &Descriptor| Ok(fake_minisig(&root.digest)))),
+    };
+    let r = reference(&proxy, "probes/c:1");
+    let c = Client::new(ClientOptions::default());
+    let pushed = push(&c, &r, &mut source, &NoProgress).unwrap();
+    assert!(pushed.compat);
+    let cache = Cache::open(&work.path().join("cache")).unwrap();
+    let got = pull(&c, &cache, &r, Arch::Aarch64, false, &NoProgress).unwrap();
+    assert_eq!(got.opened.object, b"arm");
+    assert_eq!(got.opened.root.digest, pushed.root.digest);
+    assert_eq!(got.signatures, vec![fake_minisig(&pushed.root.digest)]);
+    let root = c.get_manifest(&r).unwrap();
+    assert!(!String::from_utf8_lossy(&root.bytes).contains("artifactType"));
+}
