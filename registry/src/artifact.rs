@@ -432,6 +432,22 @@ pub fn signature_layer(manifest: &Manifest) -> Option<&Descriptor> {
     }
 }
 
+/// The signature files of the signature referrers of `root` recorded in `layout` (an export
+/// or the cache), each read back with its digest checked.
+pub fn layout_signatures(
+    layout: &crate::layout::Layout,
+    root: &Sha256Digest,
+) -> Result<Vec<Vec<u8>>, crate::layout::LayoutError> {
+    let mut out = Vec::new();
+    for r in layout.referrers(root, Some(SIGNATURE_ARTIFACT_TYPE))? {
+        let (_, manifest) = layout.manifest(&r)?;
+        if let Some(layer) = signature_layer(&manifest) {
+            out.push(layout.blobs().read(&layer.digest)?);
+        }
+    }
+    Ok(out)
+}
+
 /// The fallback tag under which referrers of `subject` are listed on registries without the
 /// referrers API (OCI distribution 1.1 "referrers tag schema").
 pub fn referrers_tag(subject: &Sha256Digest) -> String {

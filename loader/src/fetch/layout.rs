@@ -53,21 +53,6 @@ impl BlobSource for LayoutBlobs<'_> {
     }
 }
 
-/// The signature files of the layout's referrers of `subject`.
-pub(super) fn signatures(
-    layout: &Layout,
-    subject: &Descriptor,
-) -> Result<Vec<Vec<u8>>, LayoutError> {
-    let mut out = Vec::new();
-    for r in layout.referrers(&subject.digest, Some(artifact::SIGNATURE_ARTIFACT_TYPE))? {
-        let (_, manifest) = layout.manifest(&r)?;
-        if let Some(layer) = artifact::signature_layer(&manifest) {
-            out.push(layout.blobs().read(&layer.digest)?);
-        }
-    }
-    Ok(out)
-}
-
 /// Opens `entry` of `layout` for `arch`, with its signatures.
 pub(super) fn open_entry(
     layout: &Layout,
@@ -78,7 +63,7 @@ pub(super) fn open_entry(
         OpenError::Source(e) => FetchError::Layout(e),
         OpenError::Artifact(e) => FetchError::Artifact(e),
     })?;
-    let sigs = signatures(layout, entry)?;
+    let sigs = artifact::layout_signatures(layout, &entry.digest)?;
     Ok((opened, sigs))
 }
 

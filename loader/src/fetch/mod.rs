@@ -8,13 +8,12 @@
 //! same for a fresh pull, a cache hit, `--offline` and a local layout.
 
 mod layout;
-#[cfg(feature = "registry")]
 mod remote;
 
 use std::path::{Path, PathBuf};
 
 use coreship_registry::artifact::{ArtifactError, Opened};
-use coreship_registry::layout::{Layout, LayoutError};
+use coreship_registry::layout::LayoutError;
 use coreship_registry::{Arch, Reference, SignatureError, TrustedKeys, Verified};
 
 use crate::{LoadError, ProbeSource};
@@ -81,7 +80,6 @@ pub struct FetchOpts {
     /// Use only the local cache, never the network.
     pub offline: bool,
     /// Registry client settings (HTTPS roots, insecure, …).
-    #[cfg(feature = "registry")]
     pub client: coreship_registry::client::ClientOptions,
 }
 
@@ -125,19 +123,8 @@ pub enum FetchError {
     #[error("{0}: a local object or package directory carries no signature; run a pushed or exported artifact, or drop --trust")]
     Unsignable(PathBuf),
     /// The registry or cache failed.
-    #[cfg(feature = "registry")]
     #[error(transparent)]
     Client(#[from] coreship_registry::client::ClientError),
-    /// The name is not in the local cache.
-    #[error("{name} is not in the cache {cache} (it has: {available}); fetch it with `coreship-load pull {name}` or `coreship-load import FILE.tar`")]
-    NotCached {
-        /// The reference or name asked for.
-        name: String,
-        /// The cache directory.
-        cache: PathBuf,
-        /// Names present.
-        available: String,
-    },
 }
 
 fn arch(opts: &FetchOpts) -> Result<Arch, FetchError> {
@@ -191,62 +178,25 @@ pub fn fetch(probe: &ProbeRef, opts: &FetchOpts) -> Result<Fetched, FetchError> 
                 local: true,
             })
         }
-        ProbeRef::Cached(name) => from_cache(name, std::slice::from_ref(name), arch, opts),
-        ProbeRef::Registry(reference) if opts.offline || cfg!(not(feature = "registry")) => {
-            let names = [
-                reference.to_string(),
-                reference.with_tag(reference.tag_or_latest()).to_string(),
-            ];
-            from_cache(&reference.to_string(), &names, arch, opts)
-        }
-        #[cfg(feature = "registry")]
-        ProbeRef::Registry(reference) => {
-            let pulled = remote::pull(reference, arch, opts)?;
-            let verified = verify(opts, &pulled.opened, &pulled.signatures)?;
-            Ok(Fetched {
-                digest: Some(pulled.opened.root.digest),
-                source: source(reference.to_string(), pulled.opened),
-                verified,
-                local: pulled.from_cache,
-            })
-        }
-        #[cfg(not(feature = "registry"))]
-        ProbeRef::Registry(_) => unreachable!("served from the cache above"),
+        ProbeRef::Cached(name) => registry(name, remote::cached(name, arch)?, opts),
+        ProbeRef::Registry(reference) => registry(
+            &reference.to_string(),
+            remote::pull(reference, arch, opts)?,
+            opts,
+        ),
     }
 }
 
-/// Opens the first of `names` found in the local cache.
-fn from_cache(
+fn registry(
     shown: &str,
-    names: &[String],
-    arch: Arch,
+    pulled: coreship_registry::client::Pulled,
     opts: &FetchOpts,
 ) -> Result<Fetched, FetchError> {
-    let dir = coreship_registry::cache_dir();
-    let layout = Layout::open(&dir).map_err(|_| FetchError::NotCached {
-        name: shown.to_string(),
-        cache: dir.clone(),
-        available: "nothing".into(),
-    })?;
-    let entry = names.iter().find_map(|n| layout.resolve(n).ok());
-    let Some(entry) = entry else {
-        let available: Vec<String> = layout.names()?.into_iter().map(|(n, _)| n).collect();
-        return Err(FetchError::NotCached {
-            name: shown.to_string(),
-            cache: dir,
-            available: if available.is_empty() {
-                "nothing".into()
-            } else {
-                available.join(", ")
-            },
-        });
-    };
-    let (opened, signatures) = layout::open_entry(&layout, &entry, arch)?;
-    let verified = verify(opts, &opened, &signatures)?;
+    let verified = verify(opts, &pulled.opened, &pulled.signatures)?;
     Ok(Fetched {
-        digest: Some(opened.root.digest),
-        source: source(shown.to_string(), opened),
+        digest: Some(pulled.opened.root.digest),
+        source: source(shown.to_string(), pulled.opened),
         verified,
-        local: true,
+        local: pulled.from_cache,
     })
 }

@@ -1,6 +1,4 @@
-//! The local artifact cache: an OCI image layout (see [`Layout`]) in
-//! `$CORESHIP_CACHE_DIR`, else `$XDG_CACHE_HOME/coreship`, else `/var/cache/coreship` when
-//! running as root, else `~/.cache/coreship`.
+//! The local artifact cache: an OCI image layout (see [`Layout`]) in [`crate::cache_dir`].
 //!
 //! Names in its `index.json`, for a reference `NAME` = `registry/repo:tag` or
 //! `registry/repo@sha256:<root>` (a pull records both):
@@ -11,8 +9,8 @@
 //!                                   signatures sign), whose bytes are a blob of the cache
 //! NAME                              the root itself, once every arch's content is cached (always
 //!                                   for archives brought in by `import_tar`)
-//! registry/repo@sha256:<root>.sig.<hex>
-//!                                   a signature referrer of that root (manifest digest <hex>)
+//! (no name)                         a signature referrer of a root: an unnamed entry whose
+//!                                   manifest's subject is the root, as exports carry them
 //! ```
 //! Per-arch names keep a pull for one machine from downloading every other arch's object while
 //! the layout's rule holds: a name only ever reaches content that is all present. Every read
@@ -23,7 +21,7 @@
 use super::error::ClientError;
 use crate::artifact::{self, BlobSource};
 use crate::layout::Layout;
-use crate::oci::{Descriptor, Manifest};
+use crate::oci::Descriptor;
 use crate::store::{BlobStore, StoreError};
 use crate::{Arch, Reference, Sha256Digest};
 use std::path::{Path, PathBuf};
@@ -50,46 +48,10 @@ fn arch_name(name: &str, arch: Arch) -> String {
     format!("{name}#{arch}")
 }
 
-fn signature_marker(root: &Sha256Digest) -> String {
-    format!("@{root}.sig.")
-}
-
-/// The cache directory for this environment (see the module docs); `euid_is_root` decides
-/// between `/var/cache` and the home directory.
-pub(crate) fn dir_from(
-    env: &dyn Fn(&str) -> Option<String>,
-    euid_is_root: bool,
-) -> Option<PathBuf> {
-    if let Some(d) = env("CORESHIP_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = env("XDG_CACHE_HOME") {
-        return Some(Path::new(&d).join("coreship"));
-    }
-    if euid_is_root {
-        return Some(PathBuf::from("/var/cache/coreship"));
-    }
-    env("HOME").map(|h| Path::new(&h).join(".cache/coreship"))
-}
-
-/// Whether the effective user is root, from `/proc/self/status` (no libc needed).
-fn euid_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?.to_string();
-            line.split_whitespace().nth(2).map(|e| e == "0")
-        })
-        .unwrap_or(false)
-}
-
 impl Cache {
     /// The default cache directory (see the module docs).
     pub fn default_dir() -> Option<PathBuf> {
-        dir_from(
-            &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
-            euid_is_root(),
-        )
+        crate::cache_dir()
     }
 
     /// Opens the cache in `dir`, creating it if needed.
@@ -143,13 +105,16 @@ impl Cache {
                 .and_then(|j| serde_json::from_str::<Descriptor>(j).ok());
             return Ok(root);
         }
-        Ok(names
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, mut d)| {
+        // A whole artifact by its name, or by the tail of one (`execsnoop:0.1.0` for an
+        // imported `registry.lan/probes/execsnoop:0.1.0`).
+        match self.layout.resolve(name) {
+            Ok(mut d) if !name.contains('#') => {
                 d.annotations.remove(crate::oci::ANNOTATION_REF_NAME);
-                d
-            }))
+                Ok(Some(d))
+            }
+            Ok(_) | Err(crate::layout::LayoutError::UnknownName { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Records that `reference` (by tag and by root digest) resolves to `root`, whose manifest
@@ -184,41 +149,20 @@ impl Cache {
         Ok(())
     }
 
-    /// Records the signature referrer `sig` of `root` (its blobs must be cached).
-    pub(crate) fn record_signature(
-        &self,
-        reference: &Reference,
-        root: &Sha256Digest,
-        sig: &Descriptor,
-    ) -> Result<(), ClientError> {
-        let name = format!(
-            "{}{}{}",
-            reference.name(),
-            signature_marker(root),
-            sig.digest.hex()
-        );
-        Ok(self.layout.set_name(&name, sig)?)
+    /// Records the signature referrer `sig` of `root` (its blobs must be cached), as an
+    /// unnamed entry of the layout, as exports carry them.
+    pub(crate) fn record_signature(&self, sig: &Descriptor) -> Result<(), ClientError> {
+        Ok(self.layout.add_referrer(sig)?)
     }
 
-    /// The minisign signatures cached for `root` (from any repository: they sign the digest),
-    /// each re-verified against its digest.
+    /// The minisign signatures cached for `root` (recorded by a pull or brought in by an
+    /// import: they sign the digest, whatever repository they came from), each re-verified
+    /// against its digest.
     pub fn signatures(&self, root: &Sha256Digest) -> Result<Vec<Vec<u8>>, ClientError> {
-        let marker = signature_marker(root);
-        let mut out = Vec::new();
-        for (name, d) in self.layout.names()? {
-            if !name.contains(&marker) {
-                continue;
-            }
-            let corrupt = |e: StoreError| self.corrupt(&name, e);
-            let bytes = self.blobs().read(&d.digest).map_err(corrupt)?;
-            let Ok(m) = Manifest::parse(&bytes, Some(&d.media_type)) else {
-                continue;
-            };
-            if let Some(layer) = artifact::signature_layer(&m) {
-                out.push(self.blobs().read(&layer.digest).map_err(corrupt)?);
-            }
-        }
-        Ok(out)
+        artifact::layout_signatures(&self.layout, root).map_err(|e| match e {
+            crate::layout::LayoutError::Store(s) => self.corrupt(&root.to_string(), s),
+            other => other.into(),
+        })
     }
 
     /// A store error on reading `what`, as the error that says how to recover.
@@ -258,34 +202,6 @@ impl BlobSource for Offline<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    #[test]
-    fn the_cache_directory_follows_the_environment_and_the_user() {
-        let env = |pairs: &[(&'static str, &'static str)]| {
-            let m: HashMap<&str, &str> = pairs.iter().copied().collect();
-            move |k: &str| m.get(k).map(|v| v.to_string())
-        };
-        let all = [
-            ("CORESHIP_CACHE_DIR", "/c"),
-            ("XDG_CACHE_HOME", "/x"),
-            ("HOME", "/home/u"),
-        ];
-        assert_eq!(dir_from(&env(&all), true), Some(PathBuf::from("/c")));
-        assert_eq!(
-            dir_from(&env(&all[1..]), true),
-            Some(PathBuf::from("/x/coreship"))
-        );
-        assert_eq!(
-            dir_from(&env(&all[2..]), true),
-            Some(PathBuf::from("/var/cache/coreship"))
-        );
-        assert_eq!(
-            dir_from(&env(&all[2..]), false),
-            Some(PathBuf::from("/home/u/.cache/coreship"))
-        );
-        assert_eq!(dir_from(&env(&[]), false), None);
-    }
 
     #[test]
     fn names_are_full_references() {

@@ -144,8 +144,7 @@ fn fetch_signatures(src: &mut Online<'_>, root: &Descriptor) -> Result<Vec<Vec<u
         for blob in m.references() {
             src.fetch(blob)?;
         }
-        src.cache
-            .record_signature(src.reference, &root.digest, &d)?;
+        src.cache.record_signature(&d)?;
         out.push(src.fetch(&layer)?);
     }
     Ok(out)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
+use coreship_registry::client::Cache;
 use coreship_registry::layout::Layout;
 
 /// Arguments of `coreship-load import`.
@@ -15,20 +15,14 @@ pub struct Args {
 
 /// Runs `coreship-load import`.
 pub fn exec(args: Args) -> anyhow::Result<()> {
-    let cache_dir = coreship_registry::cache_dir();
-    let cache = Layout::open_or_create(&cache_dir)
-        .with_context(|| format!("cannot open the cache at {}", cache_dir.display()))?;
+    let cache = Cache::open_default()?;
     let imported = if args.layout.is_dir() {
-        let src = Layout::open(&args.layout)?;
-        let mut out = Vec::new();
+        // A layout directory goes through the same verified tar import.
         let mut tar = Vec::new();
-        src.write_tar(None, &mut tar)?;
-        out.extend(cache.import_tar(&args.layout, &tar[..])?);
-        out
+        Layout::open(&args.layout)?.write_tar(None, &mut tar)?;
+        cache.layout().import_tar(&args.layout, &tar[..])?
     } else {
-        let file = std::fs::File::open(&args.layout)
-            .with_context(|| format!("cannot read {}", args.layout.display()))?;
-        cache.import_tar(&args.layout, std::io::BufReader::new(file))?
+        cache.import_tar(&args.layout)?
     };
     if imported.is_empty() {
         anyhow::bail!("{} holds no named artifacts", args.layout.display());
@@ -39,7 +33,7 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "coreship-load: imported {} artifact(s) into {}; run them with `coreship-load run NAME --offline`",
         imported.len(),
-        cache_dir.display()
+        cache.dir().display()
     );
     Ok(())
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 mod duration;
 mod import;
-#[cfg(feature = "registry")]
 mod pull;
 mod run;
 mod signals;
@@ -28,7 +27,6 @@ enum Command {
     Run(Box<run::Args>),
     /// Fetch an artifact from its registry into the local cache (verified), for later
     /// `run … --offline`
-    #[cfg(feature = "registry")]
     Pull(pull::Args),
     /// Copy the artifacts of an exported OCI layout (.tar or directory) into the local cache,
     /// with no network at all
@@ -39,7 +37,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::exec(*a),
-        #[cfg(feature = "registry")]
         Command::Pull(a) => pull::exec(a),
         Command::Import(a) => import::exec(a),
     };

@@ -25,7 +25,7 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         } else {
             "pulled"
         },
-        coreship_registry::cache_dir().display()
+        coreship_registry::cache_dir().unwrap_or_default().display()
     );
     Ok(())
 }

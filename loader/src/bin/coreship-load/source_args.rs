@@ -42,17 +42,10 @@ impl SourceArgs {
         } else {
             Some(TrustedKeys::from_paths(&self.trust)?)
         };
-        #[cfg(not(feature = "registry"))]
-        if self.insecure || !self.ca_file.is_empty() {
-            anyhow::bail!(
-                "--insecure and --ca-file need a coreship-load built with feature `registry`"
-            );
-        }
         let opts = FetchOpts {
             arch: self.arch,
             trust,
             offline: self.offline,
-            #[cfg(feature = "registry")]
             client: coreship_registry::client::ClientOptions {
                 insecure: self.insecure,
                 ca_files: self.ca_file.clone(),
