@@ -4,9 +4,10 @@
 //! and signatures.
 
 use coreship_registry::artifact::{self, PackOptions, Packed};
+use coreship_registry::client;
 use coreship_registry::layout::{Layout, LayoutError};
 use coreship_registry::oci::Descriptor;
-use coreship_registry::{Package, SecretKey, Sha256Digest, SignatureError};
+use coreship_registry::{Package, Reference, SecretKey, Sha256Digest, SignatureError};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +33,9 @@ pub enum PublishError {
         #[source]
         source: std::io::Error,
     },
+    /// The registry refused or failed.
+    #[error(transparent)]
+    Client(#[from] coreship_registry::client::ClientError),
     /// `SOURCE_DATE_EPOCH` is not a number of seconds.
     #[error("SOURCE_DATE_EPOCH=`{0}` is not a Unix time in seconds")]
     SourceDateEpoch(String),
@@ -48,11 +52,15 @@ pub enum Flavor {
 }
 
 /// Packs the package directory `dir` in `flavor`.
-pub fn pack(dir: &Path, opts: &PackOptions, flavor: Flavor) -> Result<Packed, PublishError> {
-    Ok(match flavor {
-        Flavor::Coreship => artifact::pack(dir, opts)?,
-        Flavor::Bpfman => artifact::pack_bpfman(dir, opts)?,
-    })
+pub fn pack(
+    dir: &Path,
+    opts: &PackOptions,
+    flavor: Flavor,
+) -> Result<Packed, artifact::ArtifactError> {
+    match flavor {
+        Flavor::Coreship => artifact::pack(dir, opts),
+        Flavor::Bpfman => artifact::pack_bpfman(dir, opts),
+    }
 }
 
 /// Annotations from the environment: `created` from `SOURCE_DATE_EPOCH` (never from the
@@ -235,6 +243,66 @@ pub fn export(
         let _ = fs::remove_dir_all(dir);
     }
     result
+}
+
+/// What `coreship push` uploads for one probe: the package directory packed in `flavor`
+/// (in compat form if the registry asks), signed by `key` under the reference's repository.
+struct PushProbe<'a> {
+    dir: &'a Path,
+    opts: &'a PackOptions,
+    flavor: Flavor,
+    key: Option<&'a SecretKey>,
+    repository: String,
+}
+
+impl client::PushSource for PushProbe<'_> {
+    fn pack(&mut self, compat: bool) -> Result<Packed, artifact::ArtifactError> {
+        let opts = PackOptions {
+            compat,
+            ..self.opts.clone()
+        };
+        pack(self.dir, &opts, self.flavor)
+    }
+
+    fn sign(&mut self, root: &Descriptor) -> Result<Option<Vec<u8>>, client::SignError> {
+        let Some(key) = self.key else { return Ok(None) };
+        Ok(Some(key.sign(&root.digest, &self.repository)?.into_bytes()))
+    }
+}
+
+/// Pushes the package directory `dir` to `reference` (signed with `key` if given), reporting
+/// bytes moved to `progress`.
+pub fn push(
+    client: &client::Client,
+    reference: &Reference,
+    dir: &Path,
+    opts: &PackOptions,
+    flavor: Flavor,
+    key: Option<&SecretKey>,
+    progress: &dyn client::Progress,
+) -> Result<(Published, client::Pushed), PublishError> {
+    let probe = Package::read_dir(dir)
+        .map_err(artifact::ArtifactError::from)?
+        .name;
+    let mut source = PushProbe {
+        dir,
+        opts,
+        flavor,
+        key,
+        repository: reference.name(),
+    };
+    let pushed = client::push(client, reference, &mut source, progress)?;
+    let published = Published {
+        probe,
+        name: reference.to_string(),
+        digest: pushed.root.digest,
+        signed_by: pushed
+            .signature
+            .as_ref()
+            .and(key)
+            .map(|k| k.key_id().to_string()),
+    };
+    Ok((published, pushed))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod color;
 mod export;
 mod inspect;
 mod keygen;
+mod push;
 mod select_args;
 mod vmlinux;
 
@@ -42,6 +43,8 @@ enum Command {
     Keygen(keygen::Args),
     /// Write probes as an OCI image layout (directory or .tar), optionally signed
     Export(export::Args),
+    /// Push probes to an OCI registry, optionally signed
+    Push(push::Args),
 }
 
 /// Parses the arguments (with or without cargo's leading `coreship`), runs the command and
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::exec(a),
         Command::Keygen(a) => keygen::exec(a),
         Command::Export(a) => export::exec(a, paint),
+        Command::Push(a) => push::exec(a, paint),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
