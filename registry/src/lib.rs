@@ -34,6 +34,8 @@ pub mod layout;
 pub mod oci;
 mod package;
 mod reference;
+#[cfg(feature = "server")]
+pub mod server;
 mod signature;
 pub mod store;
 
