@@ -2,6 +2,8 @@
 //! `coreship-load` binaries against the running kernel.
 #![allow(dead_code)]
 
+pub mod registries;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -1,0 +1,267 @@
+//! End-to-end through registries: the real `coreship` pushes (signed), the real
+//! `coreship-registry` and Debian's `docker-registry` store, the real `coreship-load` pulls
+//! through its cache, verifies and runs on the kernel.
+
+mod common;
+
+use common::registries::{Registry, TOKEN};
+use common::{bpf_available, probes, root, run_bin, Finished, Loader, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn ok(f: &Finished) {
+    assert!(f.status.success(), "failed:\n{}\n{}", f.stdout, f.stderr);
+}
+
+/// One error line naming `needle`.
+fn refused(f: &Finished, needle: &str) {
+    assert!(!f.status.success(), "succeeded:\n{}", f.stderr);
+    let lines: Vec<&str> = f.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line:\n{}", f.stderr);
+    assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
+}
+
+struct Keys {
+    dir: TempDir,
+}
+
+impl Keys {
+    fn new(tag: &str) -> Keys {
+        let dir = TempDir::new(tag);
+        let key = dir.0.join("release.key");
+        ok(&run_bin(
+            "coreship",
+            &["keygen", "-o", key.to_str().unwrap()],
+            &[],
+        ));
+        Keys { dir }
+    }
+    fn secret(&self) -> PathBuf {
+        self.dir.0.join("release.key")
+    }
+    fn public(&self) -> PathBuf {
+        self.dir.0.join("release.pub")
+    }
+    fn cache(&self) -> PathBuf {
+        self.dir.0.join("cache")
+    }
+}
+
+fn push(reference: &str, keys: &Keys, token: Option<&str>) -> Finished {
+    let pkg = probes().join("execsnoop");
+    let secret = keys.secret();
+    let args = [
+        "push",
+        pkg.to_str().unwrap(),
+        reference,
+        "--sign",
+        secret.to_str().unwrap(),
+    ];
+    let token_file;
+    let env: Vec<(&str, &Path)> = match token {
+        Some(t) => {
+            token_file = PathBuf::from(t);
+            vec![("CORESHIP_REGISTRY_TOKEN", token_file.as_path())]
+        }
+        None => vec![],
+    };
+    run_bin("coreship", &args, &env)
+}
+
+/// Runs execsnoop from `reference` while /bin/true runs, returns what it printed.
+fn run_exec(reference: &str, keys: &Keys, extra: &[&str]) -> Finished {
+    let cache = keys.cache();
+    let public = keys.public();
+    let mut args = vec![
+        reference,
+        "--trust",
+        public.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let loader = Loader::start_env(&args, &[("CORESHIP_CACHE_DIR", cache.as_path())]);
+    Command::new("/bin/true").status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let done = loader.stop();
+    ok(&done);
+    assert!(
+        done.json().iter().any(|e| e["filename"] == "/bin/true"),
+        "no exec of /bin/true from {reference}:\n{}\n{}",
+        done.stdout,
+        done.stderr
+    );
+    done
+}
+
+fn load(keys: &Keys, args: &[&str]) -> Finished {
+    let cache = keys.cache();
+    run_bin(
+        "coreship-load",
+        args,
+        &[("CORESHIP_CACHE_DIR", cache.as_path())],
+    )
+}
+
+#[test]
+fn pushed_to_coreship_registry_signed_runs_by_tag_by_digest_and_offline() {
+    if !bpf_available() {
+        return;
+    }
+    let registry = Registry::coreship("e2e-registry");
+    let keys = Keys::new("e2e-registry-keys");
+    let reference = format!("{}/probes/execsnoop:0.1.0", registry.host);
+
+    // Without the token the push is refused in one line that says where credentials come from.
+    refused(&push(&reference, &keys, None), "CORESHIP_REGISTRY_TOKEN");
+    refused(
+        &push(&reference, &keys, Some("wrong-token")),
+        "UNAUTHORIZED",
+    );
+
+    let pushed = push(&reference, &keys, Some(TOKEN));
+    ok(&pushed);
+    let pinned = pushed.stdout.trim().to_string();
+    assert!(
+        pinned.starts_with(&format!("{reference}@sha256:")),
+        "{pinned}"
+    );
+
+    let done = run_exec(&reference, &keys, &[]);
+    assert!(done.stderr.contains("signed by key"), "{}", done.stderr);
+    run_exec(&pinned, &keys, &[]);
+
+    // The registry goes away: the cache still serves the same reference offline.
+    drop(registry);
+    run_exec(&reference, &keys, &["--offline"]);
+
+    // Not signed by a trusted key: refused before loading.
+    let other = Keys::new("e2e-registry-other");
+    let cache = keys.cache();
+    let refused_run = run_bin(
+        "coreship-load",
+        &[
+            "run",
+            &reference,
+            "--offline",
+            "--trust",
+            other.public().to_str().unwrap(),
+        ],
+        &[("CORESHIP_CACHE_DIR", cache.as_path())],
+    );
+    refused(&refused_run, "which is not trusted");
+    refused(
+        &load(
+            &keys,
+            &[
+                "run",
+                &format!("{}:9.9.9", reference.rsplit_once(':').unwrap().0),
+                "--offline",
+            ],
+        ),
+        "not",
+    );
+}
+
+#[test]
+fn unknown_tags_and_unsigned_artifacts_are_refused_in_one_line() {
+    if !bpf_available() {
+        return;
+    }
+    let registry = Registry::coreship("e2e-registry-bad");
+    let keys = Keys::new("e2e-registry-bad-keys");
+    let missing = format!("{}/probes/nothing:1.0", registry.host);
+    refused(&load(&keys, &["run", &missing]), "not found (NAME_UNKNOWN)");
+
+    // Unsigned push (no --sign) then --trust: refused before anything loads.
+    let pkg = probes().join("opensnoop");
+    let reference = format!("{}/probes/opensnoop:0.1.0", registry.host);
+    let token = PathBuf::from(TOKEN);
+    ok(&run_bin(
+        "coreship",
+        &["push", pkg.to_str().unwrap(), &reference],
+        &[("CORESHIP_REGISTRY_TOKEN", token.as_path())],
+    ));
+    // A known repository, an unknown tag.
+    let missing_tag = format!("{}/probes/opensnoop:9.9", registry.host);
+    refused(&load(&keys, &["run", &missing_tag]), "not found (MANIFEST_UNKNOWN)");
+    refused(
+        &load(
+            &keys,
+            &[
+                "run",
+                &reference,
+                "--trust",
+                keys.public().to_str().unwrap(),
+            ],
+        ),
+        "is not signed",
+    );
+}
+
+#[test]
+fn the_same_commands_work_against_debians_docker_registry() {
+    if !bpf_available() {
+        return;
+    }
+    let Some(registry) = Registry::docker("e2e-docker-registry") else {
+        return;
+    };
+    let keys = Keys::new("e2e-docker-keys");
+    let reference = format!("{}/probes/execsnoop:0.1.0", registry.host);
+    ok(&push(&reference, &keys, None));
+    let done = run_exec(&reference, &keys, &[]);
+    assert!(done.stderr.contains("signed by key"), "{}", done.stderr);
+    // `pull` then an offline run.
+    ok(&load(
+        &keys,
+        &[
+            "pull",
+            &reference,
+            "--trust",
+            keys.public().to_str().unwrap(),
+        ],
+    ));
+    drop(registry);
+    run_exec(&reference, &keys, &["--offline"]);
+}
+
+#[test]
+fn cargo_coreship_push_all_publishes_a_probe_crate() {
+    if !bpf_available() {
+        return;
+    }
+    let registry = Registry::coreship("e2e-push-all");
+    let keys = Keys::new("e2e-push-all-keys");
+    let target = TempDir::new("e2e-push-all-target");
+    let prefix = format!("{}/examples", registry.host);
+    let out = Command::new(common::bin("cargo-coreship"))
+        .args(["coreship", "push", "--all", &prefix, "--sign"])
+        .arg(keys.secret())
+        .current_dir(root().join("examples/probe-crate"))
+        .env("CARGO_TARGET_DIR", &target.0)
+        .env("CORESHIP_REGISTRY_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let reference = format!("{prefix}/hello:0.1.0");
+    assert!(
+        stdout.starts_with(&format!("{reference}@sha256:")),
+        "{stdout}"
+    );
+    let done = load(
+        &keys,
+        &[
+            "run",
+            &reference,
+            "--trust",
+            keys.public().to_str().unwrap(),
+            "--duration",
+            "500ms",
+        ],
+    );
+    ok(&done);
+    assert!(done.stderr.contains("attached"), "{}", done.stderr);
+}
