@@ -305,6 +305,27 @@ pub fn push(
     Ok((published, pushed))
 }
 
+/// Adds a signature to an artifact already in a registry: `minisig` (a `.minisig` file's text,
+/// made by `coreship` or the `minisign` CLI over the index digest) becomes a referrer of the
+/// artifact `reference` names. Returns the signed root.
+pub fn attach_signature(
+    client: &client::Client,
+    reference: &Reference,
+    minisig: &[u8],
+) -> Result<Descriptor, PublishError> {
+    let root = client.get_manifest(reference)?.descriptor;
+    let compat = false;
+    let (blobs, manifest) = artifact::signature(&root, minisig, compat);
+    client.push_referrer(
+        reference,
+        &root.digest,
+        &blobs,
+        &manifest,
+        &client::NoProgress,
+    )?;
+    Ok(root)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

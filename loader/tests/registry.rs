@@ -184,7 +184,10 @@ fn unknown_tags_and_unsigned_artifacts_are_refused_in_one_line() {
     ));
     // A known repository, an unknown tag.
     let missing_tag = format!("{}/probes/opensnoop:9.9", registry.host);
-    refused(&load(&keys, &["run", &missing_tag]), "not found (MANIFEST_UNKNOWN)");
+    refused(
+        &load(&keys, &["run", &missing_tag]),
+        "not found (MANIFEST_UNKNOWN)",
+    );
     refused(
         &load(
             &keys,
@@ -264,4 +267,88 @@ fn cargo_coreship_push_all_publishes_a_probe_crate() {
     );
     ok(&done);
     assert!(done.stderr.contains("attached"), "{}", done.stderr);
+}
+
+#[test]
+fn a_signature_made_with_the_minisign_cli_is_attached_and_trusted() {
+    if !bpf_available() {
+        return;
+    }
+    if !std::path::Path::new("/usr/bin/minisign").exists() {
+        assert!(
+            std::env::var_os("CORESHIP_REQUIRE_PEERS").is_none_or(|v| v != "1"),
+            "/usr/bin/minisign is missing and CORESHIP_REQUIRE_PEERS=1 (apt-get install minisign)"
+        );
+        eprintln!("skipping: /usr/bin/minisign is missing (apt-get install minisign)");
+        return;
+    }
+    let registry = Registry::coreship("e2e-minisign");
+    let keys = Keys::new("e2e-minisign-keys");
+    let token = PathBuf::from(TOKEN);
+    let env = [("CORESHIP_REGISTRY_TOKEN", token.as_path())];
+    let reference = format!("{}/probes/execsnoop:0.1.0", registry.host);
+    let pkg = probes().join("execsnoop");
+    ok(&run_bin(
+        "coreship",
+        &["push", pkg.to_str().unwrap(), &reference],
+        &env,
+    ));
+
+    // The release key lives with the minisign CLI, on "another machine".
+    let dir = &keys.dir.0;
+    let (mpub, msec) = (dir.join("m.pub"), dir.join("m.key"));
+    let status = Command::new("minisign")
+        .args(["-G", "-W", "-p"])
+        .arg(&mpub)
+        .arg("-s")
+        .arg(&msec)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let digest = run_bin("coreship", &["sign", &reference, "--print-digest"], &[]);
+    ok(&digest);
+    assert!(digest.stdout.starts_with("sha256:"), "{}", digest.stdout);
+    let message = dir.join("digest.txt");
+    std::fs::write(&message, &digest.stdout).unwrap();
+    let status = Command::new("minisign")
+        .args(["-S", "-s"])
+        .arg(&msec)
+        .arg("-m")
+        .arg(&message)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sig = dir.join("digest.txt.minisig");
+
+    // Not yet attached: refused; attached: trusted.
+    let cache = keys.cache();
+    let cache_env = [("CORESHIP_CACHE_DIR", cache.as_path())];
+    refused(
+        &run_bin(
+            "coreship-load",
+            &["run", &reference, "--trust", mpub.to_str().unwrap()],
+            &cache_env,
+        ),
+        "is not signed",
+    );
+    ok(&run_bin(
+        "coreship",
+        &["sign", &reference, "--signature", sig.to_str().unwrap()],
+        &env,
+    ));
+    // The same cache: a root cached without signatures asks the registry for them again.
+    let done = run_bin(
+        "coreship-load",
+        &[
+            "run",
+            &reference,
+            "--trust",
+            mpub.to_str().unwrap(),
+            "--duration",
+            "200ms",
+        ],
+        &cache_env,
+    );
+    ok(&done);
+    assert!(done.stderr.contains("signed by key"), "{}", done.stderr);
 }

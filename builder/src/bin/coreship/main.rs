@@ -15,6 +15,7 @@ mod inspect;
 mod keygen;
 mod push;
 mod select_args;
+mod sign;
 mod vmlinux;
 
 #[derive(Parser)]
@@ -45,6 +46,8 @@ enum Command {
     Export(export::Args),
     /// Push probes to an OCI registry, optionally signed
     Push(push::Args),
+    /// Sign an artifact already in a registry (with a key, or attach a minisign signature)
+    Sign(sign::Args),
 }
 
 /// Parses the arguments (with or without cargo's leading `coreship`), runs the command and
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => keygen::exec(a),
         Command::Export(a) => export::exec(a, paint),
         Command::Push(a) => push::exec(a, paint),
+        Command::Sign(a) => sign::exec(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
