@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{bpf_available, probes, run_bin, run_loader_env, Finished, Loader, TempDir};
+use common::{
+    bpf_available, ok, probes, refused, run_bin, run_loader_env, Finished, Loader, TempDir,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -29,24 +31,6 @@ impl Exported {
         let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
         run_loader_env(args, &env)
     }
-}
-
-fn ok(f: &Finished) {
-    assert!(f.status.success(), "failed:\n{}\n{}", f.stdout, f.stderr);
-}
-
-/// One error line naming `needle`, and nothing on stdout.
-fn refused(f: &Finished, needle: &str) {
-    assert!(!f.status.success(), "succeeded:\n{}", f.stderr);
-    let lines: Vec<&str> = f.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "not one line:\n{}", f.stderr);
-    assert!(
-        lines[0].starts_with("coreship-load: error: "),
-        "{}",
-        lines[0]
-    );
-    assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
-    assert!(f.stdout.is_empty(), "printed: {}", f.stdout);
 }
 
 /// Exports execsnoop (built for this machine) as a tar, signed unless `signed` is false.

@@ -5,21 +5,9 @@
 mod common;
 
 use common::registries::{Registry, TOKEN};
-use common::{bpf_available, probes, root, run_bin, Finished, Loader, TempDir};
+use common::{bpf_available, ok, probes, refused, root, run_bin, Finished, Loader, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn ok(f: &Finished) {
-    assert!(f.status.success(), "failed:\n{}\n{}", f.stdout, f.stderr);
-}
-
-/// One error line naming `needle`.
-fn refused(f: &Finished, needle: &str) {
-    assert!(!f.status.success(), "succeeded:\n{}", f.stderr);
-    let lines: Vec<&str> = f.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "not one line:\n{}", f.stderr);
-    assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
-}
 
 struct Keys {
     dir: TempDir,

@@ -177,57 +177,79 @@ fn push_unique(blobs: &mut Vec<Blob>, blob: Blob) {
     }
 }
 
+/// Assembles per-arch image manifests (one config and one layer each) under an index.
+struct Assembler {
+    artifact_type: Option<String>,
+    notes: Annotations,
+    blobs: Vec<Blob>,
+    manifests: Vec<Blob>,
+    entries: Vec<Descriptor>,
+}
+
+impl Assembler {
+    fn new(artifact_type: Option<String>, notes: Annotations) -> Assembler {
+        Assembler {
+            artifact_type,
+            notes,
+            blobs: Vec::new(),
+            manifests: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, arch: Arch, config: Blob, layer: Blob) {
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+            artifact_type: self.artifact_type.clone(),
+            config: config.descriptor.clone(),
+            layers: vec![layer.descriptor.clone()],
+            subject: None,
+            annotations: self.notes.clone(),
+        };
+        let manifest = Blob::new(MEDIA_TYPE_MANIFEST, oci::to_json(&manifest));
+        let mut entry = manifest.descriptor.clone();
+        entry.platform = Some(platform(arch));
+        entry.artifact_type = self.artifact_type.clone();
+        self.entries.push(entry);
+        push_unique(&mut self.blobs, config);
+        push_unique(&mut self.blobs, layer);
+        self.manifests.push(manifest);
+    }
+
+    fn finish(self) -> Packed {
+        let index = ImageIndex {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_INDEX.into()),
+            artifact_type: self.artifact_type,
+            manifests: self.entries,
+            subject: None,
+            annotations: self.notes,
+        };
+        Packed {
+            blobs: self.blobs,
+            manifests: self.manifests,
+            root: Blob::new(MEDIA_TYPE_INDEX, oci::to_json(&index)),
+        }
+    }
+}
+
 /// Packs the package directory `dir` (as `coreship build` writes it) into a coreship artifact.
 /// Every object is read and checked against its digest in `package.json`.
 pub fn pack(dir: &Path, opts: &PackOptions) -> Result<Packed, ArtifactError> {
     let pkg = Package::read_dir(dir)?;
     let artifact_type = (!opts.compat).then(|| ARTIFACT_TYPE.to_string());
-    let notes = annotations(&pkg, opts);
+    let mut out = Assembler::new(artifact_type, annotations(&pkg, opts));
     let config = Blob::new(MEDIA_TYPE_CONFIG, pkg.to_json());
-    let mut blobs = vec![config.clone()];
-    let mut manifests = Vec::new();
-    let mut index_entries = Vec::new();
     for obj in &pkg.objects {
         let (_, bytes) = pkg.object_for(dir, obj.arch)?;
         let mut layer = Blob::new(MEDIA_TYPE_OBJECT, bytes);
-        layer
-            .descriptor
-            .annotations
-            .insert(ANNOTATION_TITLE.into(), format!("{}.bpf.o", pkg.name));
-        layer
-            .descriptor
-            .annotations
-            .insert(ANNOTATION_ARCH.into(), obj.arch.as_str().into());
-        let manifest = ImageManifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-            artifact_type: artifact_type.clone(),
-            config: config.descriptor.clone(),
-            layers: vec![layer.descriptor.clone()],
-            subject: None,
-            annotations: notes.clone(),
-        };
-        let manifest = Blob::new(MEDIA_TYPE_MANIFEST, oci::to_json(&manifest));
-        let mut entry = manifest.descriptor.clone();
-        entry.platform = Some(platform(obj.arch));
-        entry.artifact_type = artifact_type.clone();
-        index_entries.push(entry);
-        push_unique(&mut blobs, layer);
-        manifests.push(manifest);
+        let notes = &mut layer.descriptor.annotations;
+        notes.insert(ANNOTATION_TITLE.into(), format!("{}.bpf.o", pkg.name));
+        notes.insert(ANNOTATION_ARCH.into(), obj.arch.as_str().into());
+        out.add(obj.arch, config.clone(), layer);
     }
-    let index = ImageIndex {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_INDEX.into()),
-        artifact_type,
-        manifests: index_entries,
-        subject: None,
-        annotations: notes,
-    };
-    Ok(Packed {
-        blobs,
-        manifests,
-        root: Blob::new(MEDIA_TYPE_INDEX, oci::to_json(&index)),
-    })
+    Ok(out.finish())
 }
 
 /// Where [`open`] gets content from: a registry client, a cache, an image layout. Sources

@@ -317,3 +317,19 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Panics with everything printed unless `f` exited 0.
+pub fn ok(f: &Finished) {
+    assert!(f.status.success(), "failed:\n{}\n{}", f.stdout, f.stderr);
+}
+
+/// Checks `f` failed with exactly one `coreship-load: error:` line naming `needle` and printed
+/// nothing on stdout.
+pub fn refused(f: &Finished, needle: &str) {
+    assert!(!f.status.success(), "succeeded:\n{}", f.stderr);
+    let lines: Vec<&str> = f.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line:\n{}", f.stderr);
+    assert!(lines[0].contains(": error: "), "{}", lines[0]);
+    assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
+    assert!(f.stdout.is_empty(), "printed: {}", f.stdout);
+}

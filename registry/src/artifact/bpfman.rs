@@ -3,11 +3,8 @@
 //! whose `config.Labels` name the programs (`io.ebpf.programs`) and maps (`io.ebpf.maps`), and
 //! one tar+gzip layer holding the object.
 
-use super::{annotations, platform, push_unique, ArtifactError, Blob, PackOptions, Packed};
-use crate::oci::{
-    self, ImageIndex, ImageManifest, ANNOTATION_TITLE, MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_INDEX,
-    MEDIA_TYPE_LAYER_TAR_GZIP, MEDIA_TYPE_MANIFEST,
-};
+use super::{annotations, ArtifactError, Assembler, Blob, PackOptions, Packed};
+use crate::oci::{self, ANNOTATION_TITLE, MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_LAYER_TAR_GZIP};
 use crate::{Package, ProgramInfo, Sha256Digest};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -80,11 +77,8 @@ fn layer(file_name: &str, object: &[u8]) -> (Vec<u8>, Sha256Digest) {
 /// Packs the package directory `dir` as a bpfman bytecode image (see the module docs).
 pub fn pack_bpfman(dir: &Path, opts: &PackOptions) -> Result<Packed, ArtifactError> {
     let pkg = Package::read_dir(dir)?;
-    let notes = annotations(&pkg, opts);
+    let mut out = Assembler::new(None, annotations(&pkg, opts));
     let file_name = format!("{}.bpf.o", pkg.name);
-    let mut blobs = Vec::new();
-    let mut manifests = Vec::new();
-    let mut entries = Vec::new();
     for obj in &pkg.objects {
         let (_, bytes) = pkg.object_for(dir, obj.arch)?;
         let (gz, diff_id) = layer(&file_name, &bytes);
@@ -100,36 +94,9 @@ pub fn pack_bpfman(dir: &Path, opts: &PackOptions) -> Result<Packed, ArtifactErr
             .descriptor
             .annotations
             .insert(ANNOTATION_TITLE.into(), file_name.clone());
-        let manifest = ImageManifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-            artifact_type: None,
-            config: config.descriptor.clone(),
-            layers: vec![layer.descriptor.clone()],
-            subject: None,
-            annotations: notes.clone(),
-        };
-        let manifest = Blob::new(MEDIA_TYPE_MANIFEST, oci::to_json(&manifest));
-        let mut entry = manifest.descriptor.clone();
-        entry.platform = Some(platform(obj.arch));
-        entries.push(entry);
-        push_unique(&mut blobs, config);
-        push_unique(&mut blobs, layer);
-        manifests.push(manifest);
+        out.add(obj.arch, config, layer);
     }
-    let index = ImageIndex {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_INDEX.into()),
-        artifact_type: None,
-        manifests: entries,
-        subject: None,
-        annotations: notes,
-    };
-    Ok(Packed {
-        blobs,
-        manifests,
-        root: Blob::new(MEDIA_TYPE_INDEX, oci::to_json(&index)),
-    })
+    Ok(out.finish())
 }
 
 #[cfg(test)]
