@@ -36,7 +36,7 @@ c_flags="-Os -fPIC -ffunction-sections -fdata-sections -fno-asynchronous-unwind-
 cargo_build() {
     local target="$1"
     shift
-    cargo build -j "$jobs" --profile loader-release -p coreship-loader --bin coreship-load \
+    cargo build --locked -j "$jobs" --profile loader-release -p coreship-loader --bin coreship-load \
         --target "$target" --features static "$@" >&2
     echo "$target_dir/$target/loader-release/coreship-load"
 }
