@@ -6,6 +6,8 @@
 #   loader/build-static.sh                           # musl, default features
 #   loader/build-static.sh --no-default-features     # musl, local files + plain HTTP only
 #   loader/build-static.sh --glibc [cargo args]      # fallback: glibc crt-static, Debian's libelf.a
+#   loader/build-static.sh --build-std [cargo args]  # musl, std rebuilt by a nightly toolchain
+#                                                    # without backtraces/unwind tables (~0.5 MB less)
 #
 # Extra arguments go to `cargo build`. Prints the binary's path on the last line of stdout.
 #
@@ -33,10 +35,29 @@ zlib_deb="${CORESHIP_ZLIB_DEB:-zlib=1:1.2.13.dfsg-1}"
 # through C), sections so the linker drops unused functions.
 c_flags="-Os -fPIC -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
 
+# --build-std: rebuild std for size with the nightly toolchain $CORESHIP_NIGHTLY (default `nightly`,
+# which must be installed): panics abort at once, so std's backtrace printer (gimli, addr2line,
+# miniz_oxide, ~210 KiB of code) and every unwind table go. Unstable flags: opt-in only.
+toolchain=()
+build_std=()
+if [ "${1:-}" = "--build-std" ]; then
+    shift
+    nightly="${CORESHIP_NIGHTLY:-nightly}"
+    rustup run "$nightly" rustc -V >/dev/null ||
+        { log "--build-std needs the $nightly toolchain: rustup toolchain install $nightly --profile minimal"; exit 1; }
+    rustup component list --toolchain "$nightly" --installed | grep -q '^rust-src' ||
+        rustup component add rust-src --toolchain "$nightly" >&2
+    rustup target list --toolchain "$nightly" --installed | grep -qx x86_64-unknown-linux-musl ||
+        rustup target add x86_64-unknown-linux-musl --toolchain "$nightly" >&2
+    toolchain=("+$nightly")
+    build_std=(-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
+    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-Z unstable-options -C panic=immediate-abort -C force-unwind-tables=no"
+fi
+
 cargo_build() {
     local target="$1"
     shift
-    cargo build --locked -j "$jobs" --profile loader-release -p coreship-loader --bin coreship-load \
+    cargo "${toolchain[@]}" build "${build_std[@]}" --locked -j "$jobs" --profile loader-release -p coreship-loader --bin coreship-load \
         --target "$target" --features static "$@" >&2
     echo "$target_dir/$target/loader-release/coreship-load"
 }
