@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Builds a fully static `coreship-load` against musl: libbpf (libbpf-sys's vendored 1.7), libelf
+# and zlib all compiled with musl-gcc, linked with Rust's x86_64-unknown-linux-musl std. No glibc
+# object and no clang/LLVM go into it.
+#
+#   loader/build-static.sh                           # musl, default features
+#   loader/build-static.sh --no-default-features     # musl, local files + plain HTTP only
+#   loader/build-static.sh --glibc [cargo args]      # fallback: glibc crt-static, Debian's libelf.a
+#   loader/build-static.sh --build-std [cargo args]  # musl, std rebuilt by a nightly toolchain
+#                                                    # without backtraces/unwind tables (~0.5 MB less)
+#
+# Extra arguments go to `cargo build`. Prints the binary's path on the last line of stdout.
+#
+# Why libelf is built here and not by libbpf-sys's `vendored` feature: elfutils' configure insists
+# on argp, fts and obstack, which musl lacks and Debian does not package for musl, and
+# libbpf-sys's build also compiles elfutils' lib/ (argp.h). libelf itself uses none of them, so
+# configure is told they need no library and only libelf/libelf.a is made. Sources come from
+# Debian (`apt-get source`, signature-checked by apt) through a private apt configuration:
+# the host's sources.list is not touched.
+#
+# Needs root for apt-get when musl-tools/dpkg-dev are missing. Everything built lands in
+# $CARGO_TARGET_DIR/static-deps (or target/static-deps) and is reused.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TARGET_DIR="$target_dir"
+jobs="${CORESHIP_BUILD_JOBS:-2}"
+log() { echo "build-static: $*" >&2; }
+
+# Debian source packages, pinned so two builds compile the same C (override to follow updates).
+elfutils_deb="${CORESHIP_ELFUTILS_DEB:-elfutils=0.188-2.1}"
+zlib_deb="${CORESHIP_ZLIB_DEB:-zlib=1:1.2.13.dfsg-1}"
+# Size flags for the C parts: no unwind tables (the loader aborts on panic, nothing unwinds
+# through C), sections so the linker drops unused functions.
+c_flags="-Os -fPIC -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
+
+# --build-std: rebuild std for size with the nightly toolchain $CORESHIP_NIGHTLY (default `nightly`,
+# which must be installed): panics abort at once, so std's backtrace printer (gimli, addr2line,
+# miniz_oxide, ~210 KiB of code) and every unwind table go. Unstable flags: opt-in only.
+toolchain=()
+build_std=()
+if [ "${1:-}" = "--build-std" ]; then
+    shift
+    nightly="${CORESHIP_NIGHTLY:-nightly}"
+    rustup run "$nightly" rustc -V >/dev/null ||
+        { log "--build-std needs the $nightly toolchain: rustup toolchain install $nightly --profile minimal"; exit 1; }
+    rustup component list --toolchain "$nightly" --installed | grep -q '^rust-src' ||
+        rustup component add rust-src --toolchain "$nightly" >&2
+    rustup target list --toolchain "$nightly" --installed | grep -qx x86_64-unknown-linux-musl ||
+        rustup target add x86_64-unknown-linux-musl --toolchain "$nightly" >&2
+    toolchain=("+$nightly")
+    build_std=(-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
+    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-Z unstable-options -C panic=immediate-abort -C force-unwind-tables=no"
+fi
+
+cargo_build() {
+    local target="$1"
+    shift
+    cargo "${toolchain[@]}" build "${build_std[@]}" --locked -j "$jobs" --profile loader-release -p coreship-loader --bin coreship-load \
+        --target "$target" --features static "$@" >&2
+    echo "$target_dir/$target/loader-release/coreship-load"
+}
+
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+if [ "${1:-}" = "--glibc" ]; then
+    shift
+    apt_install libelf-dev zlib1g-dev pkg-config make gcc
+    RUSTFLAGS="-C target-feature=+crt-static" LIBBPF_SYS_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu \
+        cargo_build x86_64-unknown-linux-gnu "$@"
+    exit
+fi
+
+apt_install musl-tools dpkg-dev make gcc xz-utils bzip2
+rustup target list --installed | grep -qx x86_64-unknown-linux-musl ||
+    rustup target add x86_64-unknown-linux-musl >&2
+
+deps="$target_dir/static-deps/x86_64-linux-musl"
+prefix="$deps/prefix"
+stamp="$prefix/.built-from"
+want="$elfutils_deb $zlib_deb $c_flags"
+
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    rm -rf "$deps"
+    mkdir -p "$deps/apt/lists/partial" "$deps/apt/cache/archives/partial" "$deps/src" "$prefix"
+
+    # deb-src for the host's own Debian release and mirror, in a private apt state directory.
+    . /etc/os-release
+    mirror="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)"
+    cat >"$deps/apt/sources.list" <<EOF
+deb-src ${mirror:-http://deb.debian.org/debian} ${VERSION_CODENAME:-bookworm} main
+EOF
+    apt=(apt-get -qq -o "Dir::Etc::SourceList=$deps/apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+        -o "Dir::State::Lists=$deps/apt/lists" -o "Dir::Cache=$deps/apt/cache" -o "APT::Sandbox::User=root")
+    log "fetching Debian sources: $elfutils_deb $zlib_deb"
+    "${apt[@]}" update
+    (cd "$deps/src" && "${apt[@]}" source --download-only "$elfutils_deb" "$zlib_deb" >/dev/null &&
+        for dsc in *.dsc; do dpkg-source -q -x "$dsc" >/dev/null; done)
+
+    log "building zlib (musl)"
+    (cd "$deps/src"/zlib-*/ && CC=musl-gcc CFLAGS="$c_flags" ./configure --static --prefix="$prefix" >/dev/null &&
+        make -j "$jobs" install >/dev/null)
+
+    log "building libelf (musl)"
+    mkdir -p "$deps/build/elfutils"
+    (cd "$deps/build/elfutils" &&
+        CC=musl-gcc CFLAGS="$c_flags -I$prefix/include" LDFLAGS="-L$prefix/lib" \
+            ac_cv_search_argp_parse="none required" ac_cv_search_fts_close="none required" \
+            ac_cv_search__obstack_free="none required" \
+            "$deps/src"/elfutils-*/configure --prefix="$prefix" --disable-nls --disable-debuginfod \
+            --disable-libdebuginfod --without-bzlib --without-lzma --without-zstd >/dev/null &&
+        make -j "$jobs" -C libelf libelf.a >/dev/null)
+    install -m644 "$deps/build/elfutils/libelf/libelf.a" "$prefix/lib/"
+    install -m644 "$deps/src"/elfutils-*/libelf/{libelf.h,gelf.h,nlist.h} "$prefix/include/"
+
+    # Linux UAPI headers (libc-independent) for libbpf; musl-gcc searches only musl's headers.
+    mkdir -p "$prefix/kernel-headers"
+    ln -sfn /usr/include/linux "$prefix/kernel-headers/linux"
+    ln -sfn /usr/include/asm-generic "$prefix/kernel-headers/asm-generic"
+    ln -sfn "/usr/include/$(gcc -dumpmachine)/asm" "$prefix/kernel-headers/asm"
+    # libbpf's make keeps its objects in libbpf-sys's OUT_DIR and does not see changed CFLAGS:
+    # start libbpf over whenever its libelf/zlib or flags change.
+    cargo clean -q -p libbpf-sys --target x86_64-unknown-linux-musl --profile loader-release 2>/dev/null || true
+    echo "$want" >"$stamp"
+fi
+
+# libbpf-sys compiles its vendored libbpf with the target's C compiler (musl-gcc) and links
+# libelf.a/libz.a from LIBBPF_SYS_LIBRARY_PATH (feature `static`). Target-scoped variables, so
+# host build scripts (and a glibc build in the same target dir) are unaffected.
+CC_x86_64_unknown_linux_musl=musl-gcc \
+    CFLAGS_x86_64_unknown_linux_musl="$c_flags" \
+    LIBBPF_SYS_EXTRA_CFLAGS="-I$prefix/include -idirafter $prefix/kernel-headers" \
+    LIBBPF_SYS_LIBRARY_PATH_x86_64_unknown_linux_musl="$prefix/lib" \
+    cargo_build x86_64-unknown-linux-musl "$@"

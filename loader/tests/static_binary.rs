@@ -1,0 +1,115 @@
+//! The static loader that `loader/build-static.sh` makes (musl; libbpf, libelf and zlib built
+//! for musl): no interpreter, no shared libraries, no glibc inside, and it runs a probe.
+//!
+//! Uses the binary at CORESHIP_STATIC_LOADER when set; otherwise runs the script, which builds
+//! it (about 45 s from nothing on 2 cores, a second when it is up to date) under this test's
+//! target directory. CORESHIP_BUILD_STATIC=0 skips the build and the test.
+
+mod common;
+
+use common::{bin, bpf_available, root, TempDir};
+use object::elf;
+use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
+use object::Endianness;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The static loader to check, building it when needed; `None` (with the reason printed) when
+/// the build is turned off.
+fn static_loader() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CORESHIP_STATIC_LOADER") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.exists(),
+            "CORESHIP_STATIC_LOADER={}: no such file",
+            path.display()
+        );
+        return Some(path);
+    }
+    if std::env::var("CORESHIP_BUILD_STATIC").as_deref() == Ok("0") {
+        eprintln!("skipping: CORESHIP_BUILD_STATIC=0 and no CORESHIP_STATIC_LOADER");
+        return None;
+    }
+    // target/debug/coreship-load → target
+    let target_dir = Path::new(env!("CARGO_BIN_EXE_coreship-load"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap();
+    let out = Command::new(root().join("loader/build-static.sh"))
+        .arg("--no-default-features")
+        .env("CARGO_TARGET_DIR", target_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "loader/build-static.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    Some(PathBuf::from(stdout.lines().last().unwrap()))
+}
+
+/// PT_INTERP present, and the DT_NEEDED entries' count.
+fn interp_and_needed(data: &[u8]) -> (bool, usize) {
+    let file = ElfFile64::<Endianness>::parse(data).unwrap();
+    let endian = file.endian();
+    let mut interp = false;
+    let mut needed = 0;
+    for ph in file.elf_program_headers() {
+        match ph.p_type(endian) {
+            elf::PT_INTERP => interp = true,
+            elf::PT_DYNAMIC => {
+                let dynamic = ph.dynamic(endian, data).unwrap().unwrap();
+                needed += dynamic
+                    .iter()
+                    .filter(|d| d.d_tag(endian) == elf::DT_NEEDED)
+                    .count();
+            }
+            _ => {}
+        }
+    }
+    (interp, needed)
+}
+
+#[test]
+fn the_static_loader_has_no_interpreter_no_needed_libraries_and_runs_a_probe() {
+    let Some(loader) = static_loader() else {
+        return;
+    };
+    let data = std::fs::read(&loader).unwrap();
+    let (interp, needed) = interp_and_needed(&data);
+    assert!(!interp, "{}: has PT_INTERP", loader.display());
+    assert_eq!(needed, 0, "{}: has DT_NEEDED entries", loader.display());
+    // A glibc-linked static binary carries its tunables' name; the musl build must not.
+    if std::env::var_os("CORESHIP_STATIC_LOADER").is_none() {
+        let glibc = data.windows(14).any(|w| w == b"GLIBC_TUNABLES");
+        assert!(!glibc, "{}: glibc linked in", loader.display());
+    }
+    eprintln!("{}: {} bytes, static", loader.display(), data.len());
+
+    if !bpf_available() {
+        return;
+    }
+    let out = TempDir::new("static-loader");
+    let built = Command::new(bin("coreship"))
+        .args(["build", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .args(["--arch", "x86_64", "--out"])
+        .arg(&out.0)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "coreship build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = Command::new(&loader)
+        .arg("run")
+        .arg(out.0.join("execsnoop"))
+        .args(["--duration", "1s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "static loader failed:\n{stderr}");
+    assert!(stderr.contains("attached"), "{stderr}");
+}
