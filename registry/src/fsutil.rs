@@ -72,6 +72,26 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     tmp.persist(path)
 }
 
+/// Writes `bytes` to `path` only if `path` does not exist yet, atomically (temp file, fsync,
+/// hard link, which fails if the name is taken). Returns whether it was created.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let mut tmp = TempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.file.sync_all()?;
+    let created = match fs::hard_link(&tmp.path, path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(e),
+    };
+    if created {
+        sync_dir(dir)?;
+    }
+    Ok(created)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,7 @@ impl Registry {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // "coreship-registry: serving DIR on http://127.0.0.1:PORT/"
+        // "coreship-registry: listening on http://127.0.0.1:PORT (root DIR)"
         let mut line = String::new();
         BufReader::new(child.stderr.take().unwrap())
             .read_line(&mut line)
@@ -50,7 +50,7 @@ impl Registry {
         let host = line
             .split("http://")
             .nth(1)
-            .and_then(|r| r.split('/').next())
+            .and_then(|r| r.split(|c: char| c == '/' || c.is_whitespace()).next())
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_string();
         Registry {

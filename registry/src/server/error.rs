@@ -1,148 +1,231 @@
-//! Errors in the distribution spec's form: an HTTP status and
-//! `{"errors":[{"code":…,"message":…,"detail":…}]}`.
+//! Errors as the distribution spec sends them: a status and
+//! `{"errors":[{"code":"…","message":"…","detail":…}]}`.
 
+use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::io;
+use std::path::PathBuf;
 
-/// An error reply.
-#[derive(Debug)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Spec error code, e.g. `BLOB_UNKNOWN`.
-    pub code: &'static str,
-    /// Human-readable message.
-    pub message: String,
-    /// Extra headers (e.g. `WWW-Authenticate`).
-    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+/// The spec's error codes (distribution spec v1.1, "Error Codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// Blob unknown to registry.
+    BlobUnknown,
+    /// Blob upload invalid.
+    BlobUploadInvalid,
+    /// Blob upload unknown to registry.
+    BlobUploadUnknown,
+    /// Provided digest did not match uploaded content.
+    DigestInvalid,
+    /// Manifest references a manifest or blob unknown to registry.
+    ManifestBlobUnknown,
+    /// Manifest invalid.
+    ManifestInvalid,
+    /// Manifest unknown to registry.
+    ManifestUnknown,
+    /// Invalid repository name.
+    NameInvalid,
+    /// Repository name not known to registry.
+    NameUnknown,
+    /// Provided length did not match content length.
+    SizeInvalid,
+    /// Authentication required.
+    Unauthorized,
+    /// Requested access to the resource is denied.
+    Denied,
+    /// The operation is unsupported.
+    Unsupported,
+}
+
+impl Code {
+    /// The code as the JSON body spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::BlobUnknown => "BLOB_UNKNOWN",
+            Code::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
+            Code::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            Code::DigestInvalid => "DIGEST_INVALID",
+            Code::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
+            Code::ManifestInvalid => "MANIFEST_INVALID",
+            Code::ManifestUnknown => "MANIFEST_UNKNOWN",
+            Code::NameInvalid => "NAME_INVALID",
+            Code::NameUnknown => "NAME_UNKNOWN",
+            Code::SizeInvalid => "SIZE_INVALID",
+            Code::Unauthorized => "UNAUTHORIZED",
+            Code::Denied => "DENIED",
+            Code::Unsupported => "UNSUPPORTED",
+        }
+    }
+
+    /// The status a code is sent with unless the endpoint says otherwise (distribution's).
+    fn default_status(self) -> StatusCode {
+        match self {
+            Code::BlobUnknown
+            | Code::BlobUploadUnknown
+            | Code::ManifestUnknown
+            | Code::NameUnknown => StatusCode::NOT_FOUND,
+            Code::Unauthorized => StatusCode::UNAUTHORIZED,
+            Code::Denied => StatusCode::FORBIDDEN,
+            Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A request the server refuses, or could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A refusal with a spec error code.
+    #[error("{code:?}: {message}")]
+    Spec {
+        /// The code.
+        code: Code,
+        /// HTTP status.
+        status: StatusCode,
+        /// Human-readable message.
+        message: String,
+        /// `detail` (JSON), e.g. the digest concerned.
+        detail: serde_json::Value,
+        /// Extra headers (`WWW-Authenticate`, `Content-Range`).
+        headers: Vec<(header::HeaderName, HeaderValue)>,
+    },
+    /// The server's own storage failed: 500, with the path but not the OS details.
+    #[error("storage error at {path}")]
+    Storage {
+        /// File involved.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl ApiError {
-    /// An error with `status`, `code` and `message`.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
+    /// A refusal with `code` and its usual status.
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError::Spec {
             code,
+            status: code.default_status(),
             message: message.into(),
+            detail: serde_json::Value::Null,
             headers: Vec::new(),
         }
     }
 
-    /// 404 BLOB_UNKNOWN.
-    pub fn blob_unknown(what: impl std::fmt::Display) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "BLOB_UNKNOWN",
-            format!("blob unknown to registry: {what}"),
-        )
-    }
-
-    /// 404 BLOB_UPLOAD_UNKNOWN.
-    pub fn upload_unknown() -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "BLOB_UPLOAD_UNKNOWN",
-            "blob upload unknown to registry",
-        )
-    }
-
-    /// 400 DIGEST_INVALID.
-    pub fn digest_invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", message)
-    }
-
-    /// 404 MANIFEST_UNKNOWN.
-    pub fn manifest_unknown(reference: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "MANIFEST_UNKNOWN",
-            format!("manifest unknown: {reference}"),
-        )
-    }
-
-    /// 400 MANIFEST_INVALID.
-    pub fn manifest_invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", message)
-    }
-
-    /// 400 NAME_INVALID.
-    pub fn name_invalid(name: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "NAME_INVALID",
-            format!("invalid repository name `{name}`"),
-        )
-    }
-
-    /// 404 NAME_UNKNOWN.
-    pub fn name_unknown(name: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NAME_UNKNOWN",
-            format!("repository name not known to registry: {name}"),
-        )
-    }
-
-    /// 500 with the cause (never a secret: storage paths and OS errors only).
-    pub fn internal(what: impl std::fmt::Display) -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN",
-            format!("storage error: {what}"),
-        )
-    }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> ApiError {
-        self.headers.push((name, value));
+    /// Replaces the status.
+    pub fn status(mut self, new: StatusCode) -> ApiError {
+        if let ApiError::Spec { status, .. } = &mut self {
+            *status = new;
+        }
         self
     }
-}
 
-impl From<std::io::Error> for ApiError {
-    fn from(e: std::io::Error) -> ApiError {
-        if e.raw_os_error() == Some(libc_enospc()) {
-            return ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "UNKNOWN",
-                "registry storage is full",
-            );
+    /// Sets `detail`.
+    pub fn detail(mut self, value: serde_json::Value) -> ApiError {
+        if let ApiError::Spec { detail, .. } = &mut self {
+            *detail = value;
         }
-        ApiError::internal(e)
+        self
+    }
+
+    /// Adds a header to the response.
+    pub fn header(mut self, name: header::HeaderName, value: &str) -> ApiError {
+        if let (ApiError::Spec { headers, .. }, Ok(v)) = (&mut self, HeaderValue::from_str(value)) {
+            headers.push((name, v));
+        }
+        self
+    }
+
+    /// The spec code, if this is a refusal.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            ApiError::Spec { code, .. } => Some(*code),
+            ApiError::Storage { .. } => None,
+        }
+    }
+
+    /// A storage failure at `path`.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> ApiError {
+        let path = path.into();
+        move |source| ApiError::Storage { path, source }
     }
 }
 
-/// ENOSPC on Linux.
-const fn libc_enospc() -> i32 {
-    28
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> ApiError {
-        use crate::store::StoreError;
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::DigestMismatch { expected, actual } => ApiError::digest_invalid(format!(
-                "content does not match digest {expected} (it hashes to {actual})"
-            )),
-            StoreError::NotFound(d) => ApiError::blob_unknown(d),
-            StoreError::Io { source, .. } => source.into(),
-            other => ApiError::internal(other),
+            StoreError::DigestMismatch { expected, actual } => ApiError::new(
+                Code::DigestInvalid,
+                format!("content hashes to {actual}, not to the digest given"),
+            )
+            .detail(serde_json::json!({ "expected": expected, "actual": actual })),
+            StoreError::NotFound(d) => ApiError::new(Code::BlobUnknown, "blob unknown to registry")
+                .detail(serde_json::json!({ "digest": d })),
+            StoreError::Io { path, source } => ApiError::Storage { path, source },
+            StoreError::Corrupt { path, .. } => ApiError::Storage {
+                path,
+                source: io::Error::new(io::ErrorKind::InvalidData, "stored blob is corrupt"),
+            },
         }
     }
+}
+
+/// The JSON error body.
+pub(crate) fn body(code: &str, message: &str, detail: &serde_json::Value) -> Vec<u8> {
+    let mut entry = serde_json::json!({ "code": code, "message": message });
+    if !detail.is_null() {
+        entry["detail"] = detail.clone();
+    }
+    serde_json::to_vec(&serde_json::json!({ "errors": [entry] })).expect("json")
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "errors": [{ "code": self.code, "message": self.message, "detail": null }]
-        });
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        for (k, v) in self.headers {
-            resp.headers_mut().append(k, v);
+        let (status, bytes, headers) = match self {
+            ApiError::Spec {
+                code,
+                status,
+                message,
+                detail,
+                headers,
+            } => (status, body(code.as_str(), &message, &detail), headers),
+            // The path stays in the server's own view; clients get no file system details.
+            ApiError::Storage { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                body(
+                    "UNKNOWN",
+                    "internal storage error",
+                    &serde_json::Value::Null,
+                ),
+                Vec::new(),
+            ),
+        };
+        let mut resp = (status, bytes).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in headers {
+            resp.headers_mut().append(name, value);
         }
         resp
     }
 }
 
-/// A handler result.
-pub type ApiResult<T = Response> = Result<T, ApiError>;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_has_the_spec_shape_and_detail_only_when_given() {
+        let b = body("BLOB_UNKNOWN", "m", &serde_json::Value::Null);
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"m"}]}"#
+        );
+        let e = ApiError::new(Code::Denied, "no").detail(serde_json::json!({"tag": "t"}));
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    }
+}

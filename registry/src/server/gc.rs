@@ -1,100 +1,204 @@
-//! `coreship-registry gc`: remove blobs that no manifest of any repository reaches, and upload
-//! sessions abandoned longer than the grace period. Blobs younger than the grace period are
-//! kept, so a gc running beside a push does not delete a blob whose manifest is not up yet.
+//! `coreship-registry gc`: deletes content no manifest reaches, and abandoned uploads.
+//!
+//! Every manifest linked in any repository is a root (tagged or not); indexes are walked
+//! recursively. A referrer's `subject` is not followed: a signature keeps itself, not what it
+//! signs. Anything younger than the grace period is kept, whatever reaches it, so a gc running
+//! while a client pushes (blobs first, manifest last) never deletes the blobs of that push.
 
-use super::storage::Storage;
-use crate::oci::{self, Manifest};
+use super::error::ApiError;
+use super::storage::{list_dir, RepoName, Storage};
+use crate::oci::{is_manifest_media_type, Manifest};
 use crate::Sha256Digest;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// What a gc did (or would do, with `dry_run`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What to collect.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// Keep anything modified more recently than this.
+    pub grace: Duration,
+    /// Only report what would go.
+    pub dry_run: bool,
+}
+
+/// What was (or, dry, would be) removed.
+#[derive(Debug, Default, Clone)]
 pub struct GcReport {
-    /// Blobs still referenced.
-    pub kept: usize,
-    /// Blobs removed.
-    pub removed: Vec<Sha256Digest>,
-    /// Bytes those blobs held.
+    /// Blobs removed, with sizes.
+    pub blobs: Vec<(Sha256Digest, u64)>,
+    /// Upload sessions removed (id, bytes).
+    pub uploads: Vec<(String, u64)>,
+    /// Unreachable blobs kept because they are younger than the grace period.
+    pub kept_young: usize,
+    /// Blobs reachable from some manifest.
+    pub reachable: usize,
+    /// Bytes freed.
     pub freed_bytes: u64,
-    /// Unreferenced blobs kept because they are younger than the grace period.
-    pub young: usize,
-    /// Upload sessions removed.
-    pub uploads_removed: usize,
 }
 
-fn older_than(path: &Path, grace: Duration, now: SystemTime) -> bool {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(|t| now.duration_since(t).unwrap_or_default() >= grace)
-        .unwrap_or(false)
+/// A gc failure.
+#[derive(Debug, thiserror::Error)]
+pub enum GcError {
+    /// The storage could not be read or changed.
+    #[error("registry storage under {root}")]
+    Storage {
+        /// The root.
+        root: PathBuf,
+        /// Why.
+        #[source]
+        source: ApiError,
+    },
 }
 
-/// Collects garbage under `root` (see the module docs).
-pub fn gc(root: &Path, grace: Duration, dry_run: bool) -> io::Result<GcReport> {
-    let storage = Storage::open(root)?;
-    let blobs = storage.blobs();
-    let mut live = BTreeSet::new();
-    for repo in storage.repositories()? {
-        let mut todo: Vec<(Sha256Digest, Option<String>)> = storage
-            .manifests(&repo)?
-            .into_iter()
-            .map(|d| (d, None))
-            .collect();
-        while let Some((d, media_type)) = todo.pop() {
-            if !live.insert(d) {
-                continue;
-            }
-            let is_manifest = media_type
-                .as_deref()
-                .is_none_or(oci::is_manifest_media_type);
-            if !is_manifest {
-                continue;
-            }
-            // A manifest that cannot be read keeps only itself; gc never guesses.
-            let Ok(bytes) = blobs.read(&d) else { continue };
-            let Ok(m) = Manifest::parse(&bytes, media_type.as_deref()) else {
-                continue;
-            };
-            for r in m.references() {
-                todo.push((r.digest, Some(r.media_type.clone())));
+fn age(path: &Path, now: SystemTime) -> Option<Duration> {
+    let modified = fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    Some(now.duration_since(modified).unwrap_or_default())
+}
+
+/// Runs a collection over the registry at `root`.
+pub fn collect_garbage(root: &Path, opts: &GcOptions) -> Result<GcReport, GcError> {
+    let wrap = |source| GcError::Storage {
+        root: root.to_path_buf(),
+        source,
+    };
+    let storage = Storage::open(root).map_err(wrap)?;
+    run(&storage, opts).map_err(wrap)
+}
+
+fn mark(storage: &Storage) -> Result<BTreeSet<Sha256Digest>, ApiError> {
+    let mut todo: Vec<(Sha256Digest, bool)> = Vec::new();
+    for name in storage.catalog()? {
+        let repo = RepoName::parse(&name)?;
+        todo.extend(
+            storage
+                .manifests(&repo)?
+                .into_iter()
+                .map(|(d, _)| (d, true)),
+        );
+    }
+    let mut marked = BTreeSet::new();
+    while let Some((digest, is_manifest)) = todo.pop() {
+        if !marked.insert(digest) || !is_manifest {
+            continue;
+        }
+        // A manifest that cannot be read keeps itself only; its content is not guessed at.
+        let Ok(bytes) = fs::read(storage.blobs().path(&digest)) else {
+            continue;
+        };
+        if let Ok(m) = Manifest::parse(&bytes, None) {
+            let index = matches!(m, Manifest::Index(_));
+            for d in m.references() {
+                todo.push((d.digest, index || is_manifest_media_type(&d.media_type)));
             }
         }
     }
+    Ok(marked)
+}
+
+fn run(storage: &Storage, opts: &GcOptions) -> Result<GcReport, ApiError> {
     let now = SystemTime::now();
-    let mut report = GcReport::default();
-    for d in blobs.list().map_err(io::Error::other)? {
-        if live.contains(&d) {
-            report.kept += 1;
+    let young = |p: &Path| age(p, now).is_none_or(|a| a < opts.grace);
+    let marked = mark(storage)?;
+    let mut report = GcReport {
+        reachable: marked.len(),
+        ..GcReport::default()
+    };
+    for digest in storage.blobs().list()? {
+        if marked.contains(&digest) {
             continue;
         }
-        let path = blobs.path(&d);
-        if !older_than(&path, grace, now) {
-            report.young += 1;
+        let path = storage.blobs().path(&digest);
+        if young(&path) {
+            report.kept_young += 1;
             continue;
         }
-        report.freed_bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if !dry_run {
-            blobs.remove(&d).map_err(io::Error::other)?;
+        let size = storage.blobs().size(&digest).unwrap_or(0);
+        if !opts.dry_run {
+            storage.blobs().remove(&digest)?;
         }
-        report.removed.push(d);
+        report.freed_bytes += size;
+        report.blobs.push((digest, size));
     }
-    for e in fs::read_dir(storage.uploads_dir())? {
-        let path = e?.path();
-        let is_data = path.extension().is_none();
-        if is_data && older_than(&path, grace, now) {
-            if !dry_run {
-                fs::remove_file(&path)?;
-                let _ = fs::remove_file(path.with_extension("name"));
+    if !opts.dry_run {
+        // Repository links to content that is gone.
+        for name in storage.catalog()? {
+            let repo = RepoName::parse(&name)?;
+            for d in storage.layer_links(&repo)? {
+                if !storage.blobs().contains(&d) {
+                    storage.unlink_blob(&repo, &d)?;
+                }
             }
-            report.uploads_removed += 1;
         }
     }
-    if !dry_run {
-        blobs.remove_temp_files(grace).map_err(io::Error::other)?;
+    for (file, path) in list_dir(&storage.uploads_dir())? {
+        if file.ends_with(".repo") || young(&path) {
+            continue;
+        }
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if !opts.dry_run {
+            let _ = fs::remove_file(&path);
+            let _ = fs::remove_file(storage.uploads_dir().join(format!("{file}.repo")));
+        }
+        report.freed_bytes += size;
+        report.uploads.push((file, size));
+    }
+    if !opts.dry_run {
+        // Owner files whose data is gone (a crash between the two removals).
+        for (file, path) in list_dir(&storage.uploads_dir())? {
+            if let Some(id) = file.strip_suffix(".repo") {
+                if !storage.uploads_dir().join(id).exists() && !young(&path) {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        storage.blobs().remove_temp_files(opts.grace)?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::{self, Descriptor, ImageManifest, MEDIA_TYPE_EMPTY, MEDIA_TYPE_MANIFEST};
+
+    #[test]
+    fn unreachable_old_blobs_go_and_young_or_reachable_ones_stay() {
+        let root = std::env::temp_dir().join(format!("coreship-srv-gc-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let s = Storage::open(&root).unwrap();
+        let repo = RepoName::parse("r").unwrap();
+        let config = s.blobs().put(b"{}").unwrap();
+        let orphan = s.blobs().put(b"orphan").unwrap();
+        let m = ImageManifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+            artifact_type: None,
+            config: Descriptor::of(MEDIA_TYPE_EMPTY, b"{}"),
+            layers: vec![],
+            subject: None,
+            annotations: Default::default(),
+        };
+        let md = s.blobs().put(&oci::to_json(&m)).unwrap();
+        s.link_blob(&repo, &config).unwrap();
+        s.link_blob(&repo, &orphan).unwrap();
+        s.link_manifest(&repo, &md, MEDIA_TYPE_MANIFEST).unwrap();
+        let keep_all = GcOptions {
+            grace: Duration::from_secs(3600),
+            dry_run: false,
+        };
+        let r = run(&s, &keep_all).unwrap();
+        assert!(r.blobs.is_empty());
+        assert_eq!(r.kept_young, 1);
+        let now = GcOptions {
+            grace: Duration::ZERO,
+            dry_run: false,
+        };
+        let r = run(&s, &now).unwrap();
+        assert_eq!(r.blobs, vec![(orphan, 6)]);
+        assert!(s.blobs().contains(&config) && s.blobs().contains(&md));
+        assert!(s.layer_links(&repo).unwrap() == vec![config]);
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

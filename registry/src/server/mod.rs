@@ -1,193 +1,257 @@
-//! `coreship-registry`: an OCI distribution-spec (v1.1) registry over a content-addressed
-//! directory, with push tokens, immutable tags, the referrers API, garbage collection and a
-//! read-only web page listing what it holds.
+//! `coreship-registry`: an OCI distribution (v1.1) server over a [`BlobStore`] root.
 //!
-//! [`app`] is the whole HTTP surface as an axum `Router` (tested in-process and on a real
-//! port); [`serve`] runs it; [`gc`] removes what nothing references.
+//! [`app`] builds the router (tested in-process with `oneshot` and on a real port); [`serve`]
+//! runs it on a listener. Everything the server stores survives `kill -9` at any instant: blobs
+//! become visible only whole and verified, links and tags are replaced atomically. See
+//! [`storage`] for the layout on disk, [`auth`] for tokens, [`gc`] for garbage collection.
+//!
+//! Error choices where the spec leaves room:
+//! - `--immutable-tags`: moving an existing tag to another digest, or deleting it, is `403
+//!   DENIED` (the credentials are fine, the registry's policy forbids it; the message names
+//!   the digest the tag keeps). Pushing the same digest again is `201`.
+//! - `MANIFEST_BLOB_UNKNOWN` (400) for a manifest naming a missing blob *and* for an index
+//!   naming a manifest not in the repository; `MANIFEST_INVALID` (400) for syntax, a bad tag
+//!   or a descriptor size that differs from the stored content.
+//! - A manifest over 4 MiB is `413 SIZE_INVALID`; an unsatisfiable blob `Range` is `416
+//!   SIZE_INVALID` with `Content-Range: bytes */<len>`; a chunk that does not continue at the
+//!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
+//! - A pull-only token trying to write gets `401` with a fresh challenge (not 403), so clients
+//!   ask the token endpoint again with their push credentials.
+//!
+//! [`BlobStore`]: crate::store::BlobStore
 
-mod auth;
+pub mod auth;
 mod blobs;
-mod error;
-mod gc;
+pub mod error;
+pub mod gc;
 mod manifests;
+mod referrers;
 mod route;
-mod storage;
+pub mod storage;
+mod tags;
+mod uploads;
 mod web;
 
-pub use auth::Tokens;
-pub use error::ApiError;
-pub use gc::{gc, GcReport};
+pub use auth::{parse_token_file, Access, Auth};
+pub use error::{ApiError, Code};
+pub use gc::{collect_garbage, GcOptions, GcReport};
+pub use route::Endpoint;
 pub use storage::Storage;
 
-use axum::body::Body;
-use axum::extract::{Request, State as AxState};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use route::Route;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-/// How the registry runs.
-#[derive(Debug, Clone)]
-pub struct Config {
+/// A sink for the server's few log lines (start-up, storage failures). The library never
+/// prints; the binary passes one that writes to stderr.
+pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How the server runs.
+#[derive(Clone)]
+pub struct ServerOptions {
     /// Storage root.
-    pub root: std::path::PathBuf,
-    /// Push tokens (none: read-only).
-    pub tokens: Tokens,
-    /// Reads need a token too.
+    pub root: PathBuf,
+    /// Tokens that may push.
+    pub push_tokens: Vec<String>,
+    /// Pulls need a token too.
     pub private: bool,
-    /// A tag, once pushed, never points at another manifest.
+    /// A tag, once set, may not move to another digest (nor be deleted).
     pub immutable_tags: bool,
+    /// Where log lines go (`None`: nowhere).
+    pub logger: Option<Logger>,
+}
+
+/// Failures starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The storage root could not be prepared.
+    #[error("cannot prepare storage root {root}")]
+    Storage {
+        /// The root.
+        root: PathBuf,
+        /// Why.
+        #[source]
+        source: ApiError,
+    },
+    /// The token file could not be read.
+    #[error("cannot read push token file {path}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file holds no token.
+    #[error("push token file {0} holds no token (one per line, # for comments)")]
+    NoTokens(PathBuf),
+}
+
+/// Reads a push token file.
+pub fn read_token_file(path: &Path) -> Result<Vec<String>, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::TokenFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let tokens = parse_token_file(&text);
+    if tokens.is_empty() {
+        return Err(ServerError::NoTokens(path.to_path_buf()));
+    }
+    Ok(tokens)
+}
+
+struct Inner {
+    storage: Storage,
+    auth: Auth,
+    immutable_tags: bool,
+    logger: Option<Logger>,
+    /// One lock per upload session, so that chunks of a session are appended one at a time.
+    upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Shared state of the handlers.
-#[derive(Debug)]
-pub struct Inner {
-    storage: Storage,
-    tokens: Tokens,
-    private: bool,
-    immutable_tags: bool,
-}
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
 
-/// The handlers' state.
-pub type State = Arc<Inner>;
+impl AppState {
+    /// Opens the storage (removing temp files interrupted writes left) and sets up auth.
+    pub fn new(opts: ServerOptions) -> Result<AppState, ServerError> {
+        let storage_err = |source| ServerError::Storage {
+            root: opts.root.clone(),
+            source,
+        };
+        let storage = Storage::open(&opts.root).map_err(storage_err)?;
+        let removed = storage.remove_temp_files().map_err(storage_err)?;
+        let state = AppState(Arc::new(Inner {
+            storage,
+            auth: Auth::new(&opts.push_tokens, opts.private),
+            immutable_tags: opts.immutable_tags,
+            logger: opts.logger,
+            upload_locks: Mutex::new(HashMap::new()),
+        }));
+        if removed > 0 {
+            state.log(&format!(
+                "removed {removed} temp files left by interrupted writes"
+            ));
+        }
+        Ok(state)
+    }
 
-impl Inner {
-    /// Opens the storage for `config`.
-    pub fn new(config: &Config) -> std::io::Result<State> {
-        Ok(Arc::new(Inner {
-            storage: Storage::open(&config.root)?,
-            tokens: config.tokens.clone(),
-            private: config.private,
-            immutable_tags: config.immutable_tags,
-        }))
+    /// The storage.
+    pub fn storage(&self) -> &Storage {
+        &self.0.storage
+    }
+
+    pub(crate) fn auth(&self) -> &Auth {
+        &self.0.auth
+    }
+
+    pub(crate) fn immutable_tags(&self) -> bool {
+        self.0.immutable_tags
+    }
+
+    pub(crate) fn log(&self, line: &str) {
+        if let Some(logger) = &self.0.logger {
+            logger(line);
+        }
+    }
+
+    pub(crate) fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.0.upload_locks.lock().expect("upload lock table");
+        locks.entry(id.to_string()).or_default().clone()
+    }
+
+    pub(crate) fn forget_upload_lock(&self, id: &str) {
+        self.0
+            .upload_locks
+            .lock()
+            .expect("upload lock table")
+            .remove(id);
     }
 }
 
-/// The registry's HTTP surface.
-pub fn app(state: State) -> Router {
-    Router::new()
-        .route("/", get(web::index))
-        .route("/token", get(token))
-        .route("/v2", any(ping))
-        .route("/v2/", any(ping))
-        .route("/v2/{*rest}", any(dispatch))
-        .with_state(state)
+/// `Docker-Distribution-API-Version: registry/2.0`, sent on every response.
+pub const API_VERSION_HEADER: &str = "docker-distribution-api-version";
+
+async fn base(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.auth().authorize(&headers, Access::Pull, None)?;
+    let mut resp = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        "{}",
+    )
+        .into_response();
+    if Auth::is_anonymous(&headers) {
+        // Tells clients holding credentials where to get a token before they write
+        // (containers/image reads challenges from the /v2/ ping whatever its status).
+        if let Ok(v) = HeaderValue::from_str(&auth::challenge(&headers, None)) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    Ok(resp)
 }
 
-fn api_version(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        "docker-distribution-api-version",
-        HeaderValue::from_static("registry/2.0"),
-    );
+async fn token(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let body = state.auth().issue(&headers)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        serde_json::to_vec(&body).expect("json"),
+    )
+        .into_response())
+}
+
+async fn v2(State(state): State<AppState>, req: Request) -> Response {
+    match route::dispatch(state.clone(), req).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let ApiError::Storage { path, source } = &e {
+                state.log(&format!("storage error at {}: {source}", path.display()));
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn catalog(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    state.auth().authorize(req.headers(), Access::Pull, None)?;
+    tags::catalog(&state, &req)
+}
+
+async fn version_header(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(API_VERSION_HEADER, HeaderValue::from_static("registry/2.0"));
     resp
 }
 
-async fn token(AxState(state): AxState<State>, headers: HeaderMap) -> Response {
-    auth::token(&state, &headers)
+/// The router: `/v2/…`, the token endpoint and the web page at `/`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v2/", get(base))
+        .route("/v2", get(base))
+        .route("/v2/_catalog", get(catalog))
+        .route("/v2/{*rest}", any(v2))
+        .route(auth::TOKEN_PATH, get(token))
+        .route("/", get(web::page))
+        .layer(axum::middleware::map_response(version_header))
+        .with_state(state)
 }
 
-async fn ping(AxState(state): AxState<State>, headers: HeaderMap) -> Response {
-    api_version(match auth::ping(&state, &headers) {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response(),
-        Err(e) => e.into_response(),
-    })
-}
-
-async fn dispatch(AxState(state): AxState<State>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let rest = parts.uri.path().trim_start_matches("/v2/").to_string();
-    let query = parts.uri.query().unwrap_or("").to_string();
-    let resp = match route::parse(&rest) {
-        Some(route) => handle(&state, &parts.method, &parts.headers, &query, route, body).await,
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NAME_UNKNOWN",
-            format!("no such endpoint: /v2/{rest}"),
-        )),
-    };
-    api_version(resp.unwrap_or_else(IntoResponse::into_response))
-}
-
-async fn handle(
-    state: &State,
-    method: &Method,
-    headers: &HeaderMap,
-    query: &str,
-    route: Route,
-    body: Body,
-) -> error::ApiResult {
-    use auth::Access;
-    let access = if matches!(*method, Method::GET | Method::HEAD) {
-        Access::Pull
-    } else {
-        Access::Push
-    };
-    if let Some(name) = route.name() {
-        if !crate::valid_repository(name) {
-            return Err(ApiError::name_invalid(name));
-        }
-    }
-    auth::check(state, headers, access, route.name())?;
-    let head = *method == Method::HEAD;
-    match (route, method.clone()) {
-        (Route::Catalog, Method::GET) => manifests::catalog(state, query),
-        (Route::Tags(name), Method::GET) => manifests::tags(state, &name, query),
-        (Route::Manifest(name, r), Method::GET | Method::HEAD) => {
-            manifests::get(state, &name, &r, head)
-        }
-        (Route::Manifest(name, r), Method::PUT) => {
-            manifests::put(state, &name, &r, headers, body).await
-        }
-        (Route::Manifest(name, r), Method::DELETE) => manifests::delete(state, &name, &r),
-        (Route::Referrers(name, d), Method::GET) => manifests::referrers(state, &name, &d, query),
-        (Route::Blob(name, d), Method::GET | Method::HEAD) => {
-            blobs::get(state, &name, &d, headers, head).await
-        }
-        (Route::Blob(_, _), Method::DELETE) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "UNSUPPORTED",
-            "blobs are deleted by `coreship-registry gc` once no manifest references them",
-        )),
-        (Route::UploadStart(name), Method::POST) => blobs::start(state, &name, query, body).await,
-        (Route::Upload(name, id), Method::GET) => blobs::status(state, &name, &id),
-        (Route::Upload(name, id), Method::PATCH) => {
-            blobs::patch(state, &name, &id, headers, body).await
-        }
-        (Route::Upload(name, id), Method::PUT) => {
-            blobs::finish(state, &name, &id, query, body).await
-        }
-        (Route::Upload(name, id), Method::DELETE) => blobs::cancel(state, &name, &id),
-        _ => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "UNSUPPORTED",
-            format!("{method} is not supported here"),
-        )),
-    }
-}
-
-/// A `Location` header value.
-fn location(path: &str) -> (header::HeaderName, HeaderValue) {
-    (
-        header::LOCATION,
-        HeaderValue::from_str(path).unwrap_or_else(|_| HeaderValue::from_static("/")),
-    )
-}
-
-/// Serves `config` on `listener` until SIGINT/SIGTERM.
-pub async fn serve(config: &Config, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let state = Inner::new(config)?;
+/// Serves `state` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(shutdown)
         .await
-}
-
-async fn shutdown() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -1,35 +1,59 @@
-//! The registry's storage: content-addressed blobs (manifests are blobs too) in a
-//! [`BlobStore`], and per repository small link files:
+//! The registry's files under `--root`. Content lives once in the [`BlobStore`]; repositories
+//! hold small link files that say which content they contain:
 //!
 //! ```text
-//! <root>/blobs/sha256/<hex>                              content (BlobStore)
-//! <root>/repositories/<name>/_manifests/<hex>            manifest in this repo; content: its media type
-//! <root>/repositories/<name>/_tags/<tag>                 content: the digest it points at
-//! <root>/repositories/<name>/_referrers/<subject>/<hex>  content: the referrer's descriptor (JSON)
-//! <root>/uploads/<id>                                    upload session data (same filesystem as blobs)
-//! <root>/uploads/<id>.name                               its repository
+//! <root>/blobs/sha256/<hex>                               blobs and manifests (BlobStore)
+//! <root>/uploads/<uuid>                                   data of an upload session
+//! <root>/uploads/<uuid>.repo                              the repository the session belongs to
+//! <root>/repositories/<name>/_layers/<hex>                empty: the blob is in this repository
+//! <root>/repositories/<name>/_manifests/<hex>             the manifest's media type
+//! <root>/repositories/<name>/_tags/<tag>                  the digest the tag points at
+//! <root>/repositories/<name>/_referrers/<subject>/<hex>   descriptor of a referrer of <subject>
 //! ```
-//! Repository path components start with a letter or digit, so `_…` directories never clash
-//! with nested repositories. Every file is written temp+fsync+rename: a crash leaves the old
-//! content or the new, and a blob is visible only once whole and verified.
+//! Repository components start with a letter or digit, so the `_` directories never collide
+//! with a nested repository. Every file is written with temp + fsync + rename (or hard link),
+//! and a link is written only after the content it names is in the store.
 
-use crate::fsutil::write_atomic;
+use super::error::{ApiError, Code};
+use crate::fsutil::{self, TEMP_PREFIX};
 use crate::oci::Descriptor;
 use crate::store::BlobStore;
-use crate::Sha256Digest;
+use crate::{valid_repository, Sha256Digest};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+const LAYERS: &str = "_layers";
 const MANIFESTS: &str = "_manifests";
 const TAGS: &str = "_tags";
 const REFERRERS: &str = "_referrers";
 
-/// The registry's files.
+/// The registry's storage root.
 #[derive(Debug, Clone)]
 pub struct Storage {
     root: PathBuf,
     blobs: BlobStore,
+}
+
+/// A repository name that passed [`valid_repository`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoName(String);
+
+impl RepoName {
+    /// Checks `name` against the spec's grammar.
+    pub fn parse(name: &str) -> Result<RepoName, ApiError> {
+        if valid_repository(name) {
+            Ok(RepoName(name.to_string()))
+        } else {
+            Err(ApiError::new(Code::NameInvalid, "invalid repository name")
+                .detail(serde_json::json!({ "name": name })))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 fn not_found_is_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
@@ -41,18 +65,22 @@ fn not_found_is_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
 }
 
 impl Storage {
-    /// Opens (creating) the storage under `root`, clearing temp files an earlier crash left.
-    pub fn open(root: &Path) -> io::Result<Storage> {
-        let blobs = BlobStore::open(root).map_err(io::Error::other)?;
-        fs::create_dir_all(root.join("repositories"))?;
-        fs::create_dir_all(root.join("uploads"))?;
-        blobs
-            .remove_temp_files(std::time::Duration::ZERO)
-            .map_err(io::Error::other)?;
+    /// Opens (creating) the storage under `root`.
+    pub fn open(root: &Path) -> Result<Storage, ApiError> {
+        let blobs = BlobStore::open(root)?;
+        for dir in ["uploads", "repositories"] {
+            let d = root.join(dir);
+            fs::create_dir_all(&d).map_err(ApiError::io(&d))?;
+        }
         Ok(Storage {
             root: root.to_path_buf(),
             blobs,
         })
+    }
+
+    /// The content store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
     }
 
     /// The storage root.
@@ -60,183 +88,333 @@ impl Storage {
         &self.root
     }
 
-    /// The blobs.
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
+    /// Where upload sessions live.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
     }
 
-    fn repo(&self, name: &str) -> PathBuf {
-        self.root.join("repositories").join(name)
+    /// Where repositories live.
+    pub fn repositories_dir(&self) -> PathBuf {
+        self.root.join("repositories")
     }
 
-    /// Whether the repository has anything.
-    pub fn repo_exists(&self, name: &str) -> bool {
-        self.repo(name).join(MANIFESTS).is_dir()
+    fn repo_dir(&self, name: &RepoName) -> PathBuf {
+        self.repositories_dir().join(name.as_str())
     }
 
-    /// The media type of manifest `digest` in repository `name`, if it is there.
-    pub fn manifest_media_type(
-        &self,
-        name: &str,
-        digest: &Sha256Digest,
-    ) -> io::Result<Option<String>> {
-        let link = self.repo(name).join(MANIFESTS).join(digest.hex());
-        not_found_is_none(fs::read_to_string(link))
+    fn link(&self, name: &RepoName, kind: &str, file: &str) -> PathBuf {
+        self.repo_dir(name).join(kind).join(file)
     }
 
-    /// Records manifest `digest` (already a blob) in `name` with its media type.
+    /// Whether the repository has ever received content.
+    pub fn repo_exists(&self, name: &RepoName) -> bool {
+        let dir = self.repo_dir(name);
+        dir.join(LAYERS).is_dir() || dir.join(MANIFESTS).is_dir()
+    }
+
+    fn write_link(&self, path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
+        let dir = path.parent().expect("links have a parent");
+        fs::create_dir_all(dir).map_err(ApiError::io(dir))?;
+        fsutil::write_atomic(path, bytes).map_err(ApiError::io(path))
+    }
+
+    /// Whether `digest` is a blob of repository `name` (and present in the store): its size.
+    pub fn repo_blob_size(&self, name: &RepoName, digest: &Sha256Digest) -> Option<u64> {
+        let hex = digest.hex();
+        let linked =
+            self.link(name, LAYERS, &hex).exists() || self.link(name, MANIFESTS, &hex).exists();
+        linked.then(|| self.blobs.size(digest)).flatten()
+    }
+
+    /// Records that the stored blob `digest` belongs to repository `name`.
+    pub fn link_blob(&self, name: &RepoName, digest: &Sha256Digest) -> Result<(), ApiError> {
+        let path = self.link(name, LAYERS, &digest.hex());
+        if path.exists() {
+            return Ok(());
+        }
+        self.write_link(&path, b"")
+    }
+
+    /// Removes the blob link (the content stays for gc).
+    pub fn unlink_blob(&self, name: &RepoName, digest: &Sha256Digest) -> Result<bool, ApiError> {
+        let path = self.link(name, LAYERS, &digest.hex());
+        not_found_is_none(fs::remove_file(&path))
+            .map(|r| r.is_some())
+            .map_err(ApiError::io(path))
+    }
+
+    /// Records that manifest `digest` (already in the store) is in `name`, with its media type.
     pub fn link_manifest(
         &self,
-        name: &str,
+        name: &RepoName,
         digest: &Sha256Digest,
         media_type: &str,
-    ) -> io::Result<()> {
-        let dir = self.repo(name).join(MANIFESTS);
-        fs::create_dir_all(&dir)?;
-        write_atomic(&dir.join(digest.hex()), media_type.as_bytes())
+    ) -> Result<(), ApiError> {
+        let path = self.link(name, MANIFESTS, &digest.hex());
+        if fs::read(&path).is_ok_and(|b| b == media_type.as_bytes()) {
+            return Ok(());
+        }
+        self.write_link(&path, media_type.as_bytes())
     }
 
-    /// Removes manifest `digest` from `name`, with every tag pointing at it; whether it was there.
-    pub fn unlink_manifest(&self, name: &str, digest: &Sha256Digest) -> io::Result<bool> {
-        let link = self.repo(name).join(MANIFESTS).join(digest.hex());
-        let existed = not_found_is_none(fs::remove_file(link))?.is_some();
-        for (tag, d) in self.tags(name)? {
-            if d == *digest {
-                self.delete_tag(name, &tag)?;
+    /// The media type of manifest `digest` in `name`, if it is there.
+    pub fn manifest_media_type(
+        &self,
+        name: &RepoName,
+        digest: &Sha256Digest,
+    ) -> Result<Option<String>, ApiError> {
+        let path = self.link(name, MANIFESTS, &digest.hex());
+        let bytes = not_found_is_none(fs::read(&path)).map_err(ApiError::io(&path))?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Removes a manifest link.
+    pub fn unlink_manifest(
+        &self,
+        name: &RepoName,
+        digest: &Sha256Digest,
+    ) -> Result<bool, ApiError> {
+        let path = self.link(name, MANIFESTS, &digest.hex());
+        not_found_is_none(fs::remove_file(&path))
+            .map(|r| r.is_some())
+            .map_err(ApiError::io(path))
+    }
+
+    /// Every manifest linked in `name`, with media types.
+    pub fn manifests(&self, name: &RepoName) -> Result<Vec<(Sha256Digest, String)>, ApiError> {
+        let dir = self.repo_dir(name).join(MANIFESTS);
+        let mut out = Vec::new();
+        for (file, path) in list_dir(&dir)? {
+            if let Ok(d) = format!("sha256:{file}").parse::<Sha256Digest>() {
+                let mt = fs::read(&path).map_err(ApiError::io(&path))?;
+                out.push((d, String::from_utf8_lossy(&mt).into_owned()));
             }
         }
-        Ok(existed)
+        Ok(out)
+    }
+
+    /// Every blob linked in `name`.
+    pub fn layer_links(&self, name: &RepoName) -> Result<Vec<Sha256Digest>, ApiError> {
+        let dir = self.repo_dir(name).join(LAYERS);
+        Ok(list_dir(&dir)?
+            .into_iter()
+            .filter_map(|(f, _)| format!("sha256:{f}").parse().ok())
+            .collect())
     }
 
     /// The digest tag `tag` of `name` points at.
-    pub fn tag(&self, name: &str, tag: &str) -> io::Result<Option<Sha256Digest>> {
-        let path = self.repo(name).join(TAGS).join(tag);
-        Ok(not_found_is_none(fs::read_to_string(path))?.and_then(|s| s.trim().parse().ok()))
+    pub fn tag(&self, name: &RepoName, tag: &str) -> Result<Option<Sha256Digest>, ApiError> {
+        let path = self.link(name, TAGS, tag);
+        let bytes = not_found_is_none(fs::read(&path)).map_err(ApiError::io(&path))?;
+        Ok(bytes.and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok()))
     }
 
-    /// Points `tag` of `name` at `digest`.
-    pub fn set_tag(&self, name: &str, tag: &str, digest: &Sha256Digest) -> io::Result<()> {
-        let dir = self.repo(name).join(TAGS);
-        fs::create_dir_all(&dir)?;
-        write_atomic(&dir.join(tag), digest.to_string().as_bytes())
+    /// Points `tag` at `digest`, replacing it atomically.
+    pub fn set_tag(
+        &self,
+        name: &RepoName,
+        tag: &str,
+        digest: &Sha256Digest,
+    ) -> Result<(), ApiError> {
+        self.write_link(&self.link(name, TAGS, tag), digest.to_string().as_bytes())
     }
 
-    /// Removes `tag` of `name`; whether it existed.
-    pub fn delete_tag(&self, name: &str, tag: &str) -> io::Result<bool> {
-        Ok(not_found_is_none(fs::remove_file(self.repo(name).join(TAGS).join(tag)))?.is_some())
-    }
-
-    /// The tags of `name`, sorted, with their digests.
-    pub fn tags(&self, name: &str) -> io::Result<Vec<(String, Sha256Digest)>> {
-        let dir = self.repo(name).join(TAGS);
-        let mut out = Vec::new();
-        let Some(entries) = not_found_is_none(fs::read_dir(&dir))? else {
-            return Ok(out);
-        };
-        for e in entries {
-            let e = e?;
-            let Some(tag) = e.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            if tag.starts_with('.') {
-                continue;
-            }
-            if let Some(d) = self.tag(name, &tag)? {
-                out.push((tag, d));
-            }
+    /// Creates `tag` pointing at `digest` unless it exists; returns the digest it points at
+    /// afterwards (one of two concurrent creators wins, the other sees the winner).
+    pub fn create_tag(
+        &self,
+        name: &RepoName,
+        tag: &str,
+        digest: &Sha256Digest,
+    ) -> Result<Sha256Digest, ApiError> {
+        let path = self.link(name, TAGS, tag);
+        let dir = path.parent().expect("tag has a parent");
+        fs::create_dir_all(dir).map_err(ApiError::io(dir))?;
+        if fsutil::write_new(&path, digest.to_string().as_bytes()).map_err(ApiError::io(&path))? {
+            return Ok(*digest);
         }
-        out.sort();
-        Ok(out)
+        Ok(self.tag(name, tag)?.unwrap_or(*digest))
     }
 
-    /// The manifests of `name` (digests), sorted.
-    pub fn manifests(&self, name: &str) -> io::Result<Vec<Sha256Digest>> {
-        let dir = self.repo(name).join(MANIFESTS);
-        let mut out = Vec::new();
-        if let Some(entries) = not_found_is_none(fs::read_dir(&dir))? {
-            for e in entries {
-                if let Some(d) = e?
-                    .file_name()
-                    .to_str()
-                    .and_then(|h| format!("sha256:{h}").parse().ok())
-                {
-                    out.push(d);
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
+    /// Removes a tag.
+    pub fn remove_tag(&self, name: &RepoName, tag: &str) -> Result<bool, ApiError> {
+        let path = self.link(name, TAGS, tag);
+        not_found_is_none(fs::remove_file(&path))
+            .map(|r| r.is_some())
+            .map_err(ApiError::io(path))
     }
 
-    /// Records `referrer` as referring to `subject` in `name`.
+    /// The repository's tags, sorted.
+    pub fn tags(&self, name: &RepoName) -> Result<Vec<String>, ApiError> {
+        let dir = self.repo_dir(name).join(TAGS);
+        let mut tags: Vec<String> = list_dir(&dir)?.into_iter().map(|(f, _)| f).collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// Records `referrer` (a manifest in `name`) as a referrer of `subject`.
     pub fn add_referrer(
         &self,
-        name: &str,
+        name: &RepoName,
         subject: &Sha256Digest,
         referrer: &Descriptor,
-    ) -> io::Result<()> {
-        let dir = self.repo(name).join(REFERRERS).join(subject.hex());
-        fs::create_dir_all(&dir)?;
-        let json = serde_json::to_vec(referrer).expect("descriptors serialize");
-        write_atomic(&dir.join(referrer.digest.hex()), &json)
+    ) -> Result<(), ApiError> {
+        let path = self
+            .repo_dir(name)
+            .join(REFERRERS)
+            .join(subject.hex())
+            .join(referrer.digest.hex());
+        self.write_link(&path, &crate::oci::to_json(referrer))
     }
 
-    /// The referrers of `subject` in `name` whose manifests are still in the repository.
-    pub fn referrers(&self, name: &str, subject: &Sha256Digest) -> io::Result<Vec<Descriptor>> {
-        let dir = self.repo(name).join(REFERRERS).join(subject.hex());
+    /// Removes the referrer record of manifest `referrer` of `subject`.
+    pub fn remove_referrer(
+        &self,
+        name: &RepoName,
+        subject: &Sha256Digest,
+        referrer: &Sha256Digest,
+    ) -> Result<(), ApiError> {
+        let path = self
+            .repo_dir(name)
+            .join(REFERRERS)
+            .join(subject.hex())
+            .join(referrer.hex());
+        not_found_is_none(fs::remove_file(&path))
+            .map(|_| ())
+            .map_err(ApiError::io(path))
+    }
+
+    /// The recorded referrers of `subject` whose manifests are still in `name`.
+    pub fn referrers(
+        &self,
+        name: &RepoName,
+        subject: &Sha256Digest,
+    ) -> Result<Vec<Descriptor>, ApiError> {
+        let dir = self.repo_dir(name).join(REFERRERS).join(subject.hex());
         let mut out = Vec::new();
-        let Some(entries) = not_found_is_none(fs::read_dir(&dir))? else {
-            return Ok(out);
-        };
-        for e in entries {
-            let e = e?;
-            if e.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let Ok(d) = serde_json::from_slice::<Descriptor>(&fs::read(e.path())?) else {
+        for (file, path) in list_dir(&dir)? {
+            let Ok(d) = format!("sha256:{file}").parse::<Sha256Digest>() else {
                 continue;
             };
-            if self.manifest_media_type(name, &d.digest)?.is_some() {
-                out.push(d);
+            if self.manifest_media_type(name, &d)?.is_none() {
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(ApiError::io(&path))?;
+            if let Ok(desc) = serde_json::from_slice::<Descriptor>(&bytes) {
+                out.push(desc);
             }
         }
         out.sort_by_key(|d| d.digest);
         Ok(out)
     }
 
-    /// Every repository name, sorted.
-    pub fn repositories(&self) -> io::Result<Vec<String>> {
+    /// Every repository (directories holding content links), sorted.
+    pub fn catalog(&self) -> Result<Vec<String>, ApiError> {
         let mut out = Vec::new();
-        let base = self.root.join("repositories");
-        let mut todo = vec![base.clone()];
-        while let Some(dir) = todo.pop() {
-            for e in fs::read_dir(&dir)? {
-                let e = e?;
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                if !e.file_type()?.is_dir() {
-                    continue;
+        let mut todo = vec![(self.repositories_dir(), String::new())];
+        while let Some((dir, prefix)) = todo.pop() {
+            let mut is_repo = false;
+            for (file, path) in list_dir(&dir)? {
+                if file == LAYERS || file == MANIFESTS {
+                    is_repo = true;
+                } else if !file.starts_with('_') && path.is_dir() {
+                    let child = if prefix.is_empty() {
+                        file
+                    } else {
+                        format!("{prefix}/{file}")
+                    };
+                    todo.push((path, child));
                 }
-                if name == MANIFESTS {
-                    let rel = dir.strip_prefix(&base).unwrap_or(&dir);
-                    out.push(rel.to_string_lossy().into_owned());
-                } else if !name.starts_with('_') && !name.starts_with('.') {
-                    todo.push(e.path());
-                }
+            }
+            if is_repo && !prefix.is_empty() {
+                out.push(prefix);
             }
         }
         out.sort();
         Ok(out)
     }
 
-    /// The file of upload session `id` and its repository file.
-    pub fn upload_paths(&self, id: &str) -> (PathBuf, PathBuf) {
-        let dir = self.root.join("uploads");
-        (dir.join(id), dir.join(format!("{id}.name")))
+    /// Removes every `.tmp-*` file under the repositories, the uploads and the blob store (called at start,
+    /// when no write can be in flight); returns how many.
+    pub fn remove_temp_files(&self) -> Result<usize, ApiError> {
+        let mut removed = self.blobs.remove_temp_files(std::time::Duration::ZERO)?;
+        let mut todo = vec![self.repositories_dir(), self.uploads_dir()];
+        while let Some(dir) = todo.pop() {
+            for (file, path) in list_dir_all(&dir)? {
+                if file.starts_with(TEMP_PREFIX) {
+                    if fs::remove_file(&path).is_ok() {
+                        removed += 1;
+                    }
+                } else if path.is_dir() {
+                    todo.push(path);
+                }
+            }
+        }
+        Ok(removed)
     }
+}
 
-    /// The uploads directory.
-    pub fn uploads_dir(&self) -> PathBuf {
-        self.root.join("uploads")
+/// A directory's entries (name, path), without dot files (temp files); a missing directory
+/// is empty.
+pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, ApiError> {
+    let mut all = list_dir_all(dir)?;
+    all.retain(|(name, _)| !name.starts_with('.'));
+    Ok(all)
+}
+
+/// Every entry of a directory, dot files included.
+fn list_dir_all(dir: &Path) -> Result<Vec<(String, PathBuf)>, ApiError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ApiError::io(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(ApiError::io(dir))?;
+        if let Some(name) = entry.file_name().to_str() {
+            out.push((name.to_string(), entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_tags_and_catalog_round_trip() {
+        let root =
+            std::env::temp_dir().join(format!("coreship-srv-storage-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let s = Storage::open(&root).unwrap();
+        let a = RepoName::parse("a/b").unwrap();
+        let c = RepoName::parse("a").unwrap();
+        let d = s.blobs().put(b"x").unwrap();
+        assert_eq!(s.repo_blob_size(&a, &d), None);
+        s.link_blob(&a, &d).unwrap();
+        assert_eq!(s.repo_blob_size(&a, &d), Some(1));
+        assert_eq!(s.catalog().unwrap(), vec!["a/b"]);
+        s.link_manifest(&c, &d, "m").unwrap();
+        assert_eq!(s.catalog().unwrap(), vec!["a", "a/b"]);
+        assert_eq!(s.create_tag(&c, "t", &d).unwrap(), d);
+        let other = Sha256Digest::of(b"y");
+        assert_eq!(
+            s.create_tag(&c, "t", &other).unwrap(),
+            d,
+            "the first tag wins"
+        );
+        s.set_tag(&c, "t", &other).unwrap();
+        assert_eq!(s.tag(&c, "t").unwrap(), Some(other));
+        assert_eq!(s.tags(&c).unwrap(), vec!["t"]);
+        assert!(RepoName::parse("A").is_err());
+        // Temp files of interrupted writes go at start, wherever they are.
+        for dir in ["repositories/a/_tags", "uploads", "blobs/sha256"] {
+            fs::write(root.join(dir).join(".tmp-1-1"), b"half").unwrap();
+        }
+        assert_eq!(s.remove_temp_files().unwrap(), 3);
+        assert_eq!(s.tags(&c).unwrap(), vec!["t"]);
+        fs::remove_dir_all(&root).unwrap();
     }
 }

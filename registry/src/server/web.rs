@@ -1,15 +1,34 @@
-//! The read-only web page at `/`: repositories, tags, arches, programs and attach points, and
-//! whether each artifact is signed. Server-rendered HTML, no scripts.
+//! The read-only page at `/`: repositories, tags, digests, arches, programs with their attach
+//! points (from the coreship config blob) and signature status. Server-rendered, no script,
+//! every value HTML-escaped.
 
-use super::error::ApiResult;
-use super::State;
+use super::error::ApiError;
+use super::storage::{RepoName, Storage};
+use super::{Access, AppState};
 use crate::artifact::{self, MEDIA_TYPE_CONFIG, SIGNATURE_ARTIFACT_TYPE};
-use crate::oci::{Manifest, MEDIA_TYPE_INDEX};
+use crate::oci::{Descriptor, ImageIndex, Manifest};
 use crate::{Package, Sha256Digest};
-use axum::extract::State as AxState;
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// What the page shows of one tag.
+struct TagRow {
+    tag: String,
+    digest: Sha256Digest,
+    what: Kind,
+    signed: bool,
+}
+
+enum Kind {
+    Probe {
+        package: Box<Package>,
+        arches: Vec<String>,
+    },
+    Other(String),
+}
 
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -26,173 +45,247 @@ fn esc(s: &str) -> String {
     out
 }
 
-/// What the page shows of one tag.
-struct TagView {
-    tag: String,
-    digest: Sha256Digest,
-    kind: String,
-    arches: Vec<String>,
-    package: Option<Package>,
-    signed: bool,
+fn read_manifest(storage: &Storage, digest: &Sha256Digest, media_type: &str) -> Option<Manifest> {
+    let bytes = std::fs::read(storage.blobs().path(digest)).ok()?;
+    Manifest::parse(&bytes, Some(media_type)).ok()
 }
 
-fn view(state: &State, repo: &str, tag: String, digest: Sha256Digest) -> TagView {
-    let blobs = state.storage.blobs();
-    let media_type = state
-        .storage
-        .manifest_media_type(repo, &digest)
-        .ok()
-        .flatten();
-    let mut v = TagView {
-        tag,
-        digest,
-        kind: media_type.clone().unwrap_or_default(),
-        arches: Vec::new(),
-        package: None,
-        signed: false,
+fn package_of(storage: &Storage, image: &Manifest) -> Option<Package> {
+    let Manifest::Image(m) = image else {
+        return None;
     };
-    let Ok(bytes) = blobs.read(&digest) else {
-        return v;
+    if m.config.media_type != MEDIA_TYPE_CONFIG {
+        return None;
+    }
+    let bytes = storage.blobs().read(&m.config.digest).ok()?;
+    Package::from_json(&bytes, Path::new("config")).ok()
+}
+
+fn describe(storage: &Storage, root: &Manifest) -> Kind {
+    let other = || {
+        Kind::Other(
+            root.artifact_type()
+                .unwrap_or(root.media_type())
+                .to_string(),
+        )
     };
-    let Ok(m) = Manifest::parse(&bytes, media_type.as_deref()) else {
-        return v;
-    };
-    let image = match &m {
+    match root {
         Manifest::Index(index) => {
-            v.arches = index
-                .manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref())
-                .map(|p| format!("{}/{}", p.os, p.architecture))
-                .collect();
-            v.kind = index
-                .artifact_type
-                .clone()
-                .unwrap_or_else(|| MEDIA_TYPE_INDEX.to_string());
-            index
-                .manifests
-                .first()
-                .and_then(|d| blobs.read(&d.digest).ok())
-                .and_then(|b| Manifest::parse(&b, None).ok())
-        }
-        other => Some(other.clone()),
-    };
-    if let Some(Manifest::Image(image)) = image {
-        if v.kind.is_empty() || v.kind == MEDIA_TYPE_INDEX {
-            v.kind = image
-                .artifact_type
-                .clone()
-                .unwrap_or_else(|| image.config.media_type.clone());
-        }
-        if image.config.media_type == MEDIA_TYPE_CONFIG {
-            v.package = blobs
-                .read(&image.config.digest)
-                .ok()
-                .and_then(|c| Package::from_json(&c, Path::new("config")).ok());
-            if v.arches.is_empty() {
-                if let Some(p) = &v.package {
-                    v.arches = p
-                        .objects
-                        .iter()
-                        .map(|o| format!("linux/{}", o.arch.oci_name()))
-                        .collect();
-                }
+            let first = index.manifests.first();
+            let package = first
+                .and_then(|d| read_manifest(storage, &d.digest, &d.media_type))
+                .and_then(|m| package_of(storage, &m));
+            match package {
+                Some(p) => Kind::Probe {
+                    package: Box::new(p),
+                    arches: platforms(index),
+                },
+                None => other(),
             }
         }
+        Manifest::Image(_) => match package_of(storage, root) {
+            Some(p) => Kind::Probe {
+                arches: p
+                    .objects
+                    .iter()
+                    .map(|o| o.arch.oci_name().to_string())
+                    .collect(),
+                package: Box::new(p),
+            },
+            None => other(),
+        },
     }
-    let by_api = state
-        .storage
-        .referrers(repo, &digest)
-        .map(|r| {
-            r.iter()
-                .any(|d| d.artifact_type.as_deref() == Some(SIGNATURE_ARTIFACT_TYPE))
-        })
-        .unwrap_or(false);
-    let by_tag = state
-        .storage
-        .tag(repo, &artifact::referrers_tag(&digest))
+}
+
+fn platforms(index: &ImageIndex) -> Vec<String> {
+    index
+        .manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref())
+        .map(|p| format!("{}/{}", p.os, p.architecture))
+        .collect()
+}
+
+/// Signed: a recorded referrer, or an entry of the fallback referrers tag, is a signature.
+fn signed(storage: &Storage, repo: &RepoName, digest: &Sha256Digest) -> bool {
+    let recorded = storage.referrers(repo, digest).unwrap_or_default();
+    if recorded.iter().any(artifact::is_signature) {
+        return true;
+    }
+    let fallback: Vec<Descriptor> = storage
+        .tag(repo, &artifact::referrers_tag(digest))
         .ok()
         .flatten()
-        .is_some();
-    v.signed = by_api || by_tag;
-    v
+        .and_then(|d| read_manifest(storage, &d, crate::oci::MEDIA_TYPE_INDEX))
+        .map(|m| match m {
+            Manifest::Index(i) => i.manifests,
+            Manifest::Image(_) => Vec::new(),
+        })
+        .unwrap_or_default();
+    fallback
+        .iter()
+        .any(|d| d.artifact_type.as_deref() == Some(SIGNATURE_ARTIFACT_TYPE))
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:80em}\
-h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}\
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4em .6em;vertical-align:top;border-bottom:1px solid #eee}\
-th{background:#f4f4f4}code{font-size:.9em}.signed{color:#06612a;font-weight:600}.unsigned{color:#a33}\
-ul{margin:0;padding-left:1.1em}.muted{color:#777}";
-
-/// `GET /`.
-pub async fn index(AxState(state): AxState<State>) -> Response {
-    match render(&state) {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-fn render(state: &State) -> ApiResult<String> {
-    let mut html = String::new();
-    let repos = state.storage.repositories()?;
-    let _ = write!(
-        html,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>coreship-registry</title>\
-         <style>{STYLE}</style></head><body><h1>coreship-registry</h1>\
-         <p class=\"muted\">{} {}. Pull with <code>coreship-load run HOST/REPOSITORY:TAG</code>.</p>",
-        repos.len(),
-        if repos.len() == 1 { "repository" } else { "repositories" }
-    );
-    for repo in &repos {
-        let tags: Vec<_> = state
-            .storage
-            .tags(repo)?
-            .into_iter()
-            .filter(|(t, _)| !t.starts_with("sha256-"))
-            .collect();
-        let _ = write!(html, "<h2>{}</h2>", esc(repo));
-        if tags.is_empty() {
-            html.push_str("<p class=\"muted\">no tags</p>");
+fn rows(storage: &Storage, repo: &RepoName) -> Vec<TagRow> {
+    let mut out = Vec::new();
+    for tag in storage.tags(repo).unwrap_or_default() {
+        // Fallback referrer tags are bookkeeping, shown as the "signed" column instead.
+        if tag.starts_with("sha256-") {
             continue;
         }
-        html.push_str("<table><tr><th>tag</th><th>digest</th><th>arches</th><th>programs (attach point)</th><th>signature</th></tr>");
-        for (tag, digest) in tags {
-            let v = view(state, repo, tag, digest);
-            let programs = match &v.package {
-                Some(p) => {
-                    let mut s = String::new();
-                    if let Some(d) = &p.description {
-                        let _ = write!(s, "<div class=\"muted\">{}</div>", esc(d));
+        let Some(digest) = storage.tag(repo, &tag).ok().flatten() else {
+            continue;
+        };
+        let Some(media_type) = storage.manifest_media_type(repo, &digest).ok().flatten() else {
+            continue;
+        };
+        let what = match read_manifest(storage, &digest, &media_type) {
+            Some(m) => describe(storage, &m),
+            None => Kind::Other(media_type),
+        };
+        out.push(TagRow {
+            signed: signed(storage, repo, &digest),
+            tag,
+            digest,
+            what,
+        });
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2530}\
+header{background:#1d2530;color:#fff;padding:14px 28px}header h1{margin:0;font-size:20px}\
+header p{margin:4px 0 0;color:#aab4c0;font-size:13px}main{padding:20px 28px}\
+section{background:#fff;border:1px solid #dde3ea;border-radius:8px;margin-bottom:18px;padding:12px 18px}\
+h2{font-size:17px;margin:4px 0 10px;font-family:ui-monospace,monospace}\
+table{border-collapse:collapse;width:100%;font-size:14px}th{text-align:left;color:#5b6775;font-weight:600;border-bottom:1px solid #dde3ea;padding:6px}\
+td{padding:6px;border-bottom:1px solid #eef1f4;vertical-align:top}code{font-family:ui-monospace,monospace;font-size:12px}\
+.badge{display:inline-block;border-radius:10px;padding:1px 9px;font-size:12px;font-weight:600}\
+.signed{background:#dff5e3;color:#17692b}.unsigned{background:#fdeaea;color:#9c2121}\
+.arch{background:#e7eefc;color:#23479c;margin-right:4px}.muted{color:#6b7785}ul{margin:0;padding-left:16px}";
+
+fn render(repos: &[(String, Vec<TagRow>)]) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>coreship registry</title>\
+         <style>{STYLE}</style></head><body><header><h1>coreship registry</h1>\
+         <p>{} repositories &middot; OCI distribution v1.1 at <code>/v2/</code></p></header><main>",
+        repos.len()
+    );
+    if repos.is_empty() {
+        h.push_str(
+            "<p class=\"muted\">No repositories yet. Push one with <code>coreship push</code>.</p>",
+        );
+    }
+    for (name, rows) in repos {
+        let _ = write!(h, "<section><h2>{}</h2>", esc(name));
+        if rows.is_empty() {
+            h.push_str("<p class=\"muted\">no tags</p></section>");
+            continue;
+        }
+        h.push_str("<table><tr><th>Tag</th><th>Digest</th><th>Content</th><th>Arches</th><th>Programs (attach point)</th><th>Signature</th></tr>");
+        for r in rows {
+            let digest = r.digest.to_string();
+            let _ = write!(
+                h,
+                "<tr><td><b>{}</b></td><td><code title=\"{}\">{}…</code></td>",
+                esc(&r.tag),
+                esc(&digest),
+                esc(&digest[..19])
+            );
+            match &r.what {
+                Kind::Probe { package, arches } => {
+                    let _ = write!(
+                        h,
+                        "<td>probe <b>{}</b> {}<br><span class=\"muted\">{}</span></td><td>",
+                        esc(&package.name),
+                        esc(&package.version),
+                        esc(package.description.as_deref().unwrap_or(""))
+                    );
+                    for a in arches {
+                        let _ = write!(h, "<span class=\"badge arch\">{}</span>", esc(a));
                     }
-                    s.push_str("<ul>");
-                    for prog in &p.programs {
+                    h.push_str("</td><td><ul>");
+                    for p in &package.programs {
+                        let attach = p.attach.as_deref().unwrap_or(&p.section);
                         let _ = write!(
-                            s,
-                            "<li><code>{}</code> {} <span class=\"muted\">({})</span></li>",
-                            esc(&prog.name),
-                            esc(&prog.prog_type),
-                            esc(prog.attach.as_deref().unwrap_or(&prog.section))
+                            h,
+                            "<li><code>{}</code> {} <span class=\"muted\">{}</span></li>",
+                            esc(&p.name),
+                            esc(&p.prog_type),
+                            esc(attach)
                         );
                     }
-                    s.push_str("</ul>");
-                    s
+                    h.push_str("</ul></td>");
                 }
-                None => format!("<span class=\"muted\">{}</span>", esc(&v.kind)),
+                Kind::Other(t) => {
+                    let _ = write!(
+                        h,
+                        "<td>artifact <code>{}</code></td><td class=\"muted\">–</td><td class=\"muted\">–</td>",
+                        esc(t)
+                    );
+                }
+            }
+            let (class, text) = if r.signed {
+                ("signed", "signed")
+            } else {
+                ("unsigned", "unsigned")
             };
             let _ = write!(
-                html,
-                "<tr><td>{}</td><td><code title=\"{}\">{}…</code></td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
-                esc(&v.tag),
-                v.digest,
-                &v.digest.to_string()[..19],
-                esc(&v.arches.join(", ")),
-                programs,
-                if v.signed { "signed" } else { "unsigned" },
-                if v.signed { "signed" } else { "unsigned" },
+                h,
+                "<td><span class=\"badge {class}\">{text}</span></td></tr>"
             );
         }
-        html.push_str("</table>");
+        h.push_str("</table></section>");
     }
-    html.push_str("</body></html>");
-    Ok(html)
+    h.push_str("</main></body></html>");
+    h
+}
+
+/// `GET /`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.auth().authorize(&headers, Access::Pull, None)?;
+    let st = state.clone();
+    let html = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
+        let storage = st.storage();
+        let mut repos = Vec::new();
+        for name in storage.catalog()? {
+            let repo = RepoName::parse(&name)?;
+            let rows = rows(storage, &repo);
+            repos.push((name, rows));
+        }
+        Ok(render(&repos))
+    })
+    .await
+    .expect("web page task")?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        let html = render(&[(
+            "r<x>".to_string(),
+            vec![TagRow {
+                tag: "t".into(),
+                digest: Sha256Digest::of(b""),
+                what: Kind::Other("<script>".into()),
+                signed: false,
+            }],
+        )]);
+        assert!(html.contains("r&lt;x&gt;") && html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>"));
+    }
 }

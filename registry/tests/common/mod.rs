@@ -1,0 +1,342 @@
+//! Helpers shared by the server tests: temp roots, servers (in a thread or the real binary),
+//! an HTTP client that never turns statuses into errors, and a small coreship artifact.
+#![allow(dead_code)]
+
+use coreship_registry::artifact::{self, PackOptions, Packed};
+use coreship_registry::server::{self, AppState, ServerOptions};
+use coreship_registry::{
+    Arch, ArchObject, BuildInfo, Package, ProgramInfo, Sha256Digest, SourceInfo, SCHEMA_VERSION,
+};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "push-s3cret";
+
+/// A directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!(
+            "coreship-srv-test-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn options(root: &Path) -> ServerOptions {
+    ServerOptions {
+        root: root.to_path_buf(),
+        push_tokens: vec![TOKEN.to_string()],
+        private: false,
+        immutable_tags: false,
+        logger: None,
+    }
+}
+
+/// The library's server on 127.0.0.1:0 in a thread of its own; stopped on drop.
+pub struct ThreadServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ThreadServer {
+    pub fn start(opts: ServerOptions) -> ThreadServer {
+        let state = AppState::new(opts).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                server::serve(listener, state, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        ThreadServer {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for ThreadServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A child process killed (SIGKILL) and reaped on drop.
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The real `coreship-registry serve` binary on a free port.
+pub struct BinServer {
+    pub addr: SocketAddr,
+    pub child: ChildGuard,
+}
+
+impl BinServer {
+    pub fn start(root: &Path, token_file: &Path, extra: &[&str]) -> BinServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coreship-registry"))
+            .arg("serve")
+            .arg("--root")
+            .arg(root)
+            .args(["--listen", "127.0.0.1:0", "--push-token-file"])
+            .arg(token_file)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut guard = ChildGuard(Some(child));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a.parse().unwrap(),
+            Err(_) => {
+                guard.kill();
+                panic!("coreship-registry did not report its address within 20 s");
+            }
+        };
+        BinServer { addr, child: guard }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+pub fn write_token_file(dir: &Path) -> PathBuf {
+    let f = dir.join("tokens.txt");
+    std::fs::write(&f, format!("# test tokens\n{TOKEN}\n")).unwrap();
+    f
+}
+
+/// An HTTP agent that returns every status as a response.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+pub fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+pub fn body(resp: &mut ureq::http::Response<ureq::Body>) -> Vec<u8> {
+    resp.body_mut()
+        .with_config()
+        .limit(1 << 30)
+        .read_to_vec()
+        .unwrap()
+}
+
+pub fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// The first error code of a spec error body.
+pub fn error_code(bytes: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(bytes)));
+    v["errors"][0]["code"].as_str().unwrap_or("").to_string()
+}
+
+/// Monolithic upload of `bytes` to `base` (`http://host`) repository `repo`.
+pub fn push_blob(agent: &ureq::Agent, base: &str, repo: &str, bytes: &[u8]) -> Sha256Digest {
+    let d = Sha256Digest::of(bytes);
+    let resp = agent
+        .post(&format!("{base}/v2/{repo}/blobs/uploads/?digest={d}"))
+        .header("Authorization", &bearer())
+        .header("Content-Type", "application/octet-stream")
+        .send(bytes)
+        .unwrap();
+    assert_eq!(resp.status(), 201, "blob upload of {d}");
+    d
+}
+
+pub fn push_manifest(
+    agent: &ureq::Agent,
+    base: &str,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> ureq::http::Response<ureq::Body> {
+    agent
+        .put(&format!("{base}/v2/{repo}/manifests/{reference}"))
+        .header("Authorization", &bearer())
+        .header("Content-Type", media_type)
+        .send(bytes)
+        .unwrap()
+}
+
+/// Pushes a packed artifact (blobs, manifests by digest, root by tag).
+pub fn push_packed(agent: &ureq::Agent, base: &str, repo: &str, tag: &str, packed: &Packed) {
+    for b in &packed.blobs {
+        push_blob(agent, base, repo, &b.bytes);
+    }
+    for m in &packed.manifests {
+        let r = push_manifest(
+            agent,
+            base,
+            repo,
+            &m.descriptor.digest.to_string(),
+            &m.descriptor.media_type,
+            &m.bytes,
+        );
+        assert_eq!(r.status(), 201);
+    }
+    let r = push_manifest(
+        agent,
+        base,
+        repo,
+        tag,
+        &packed.root.descriptor.media_type,
+        &packed.root.bytes,
+    );
+    assert_eq!(r.status(), 201);
+}
+
+/// A package directory with objects for `arches` and one tracepoint program.
+pub fn package_dir(dir: &Path, name: &str, arches: &[Arch]) -> PathBuf {
+    let pkg_dir = dir.join(format!("pkg-{name}"));
+    let mut objects = Vec::new();
+    for arch in arches {
+        let bytes = format!("\x7fELF fake object of {name} for {arch}").into_bytes();
+        let file = format!("{}/{name}.bpf.o", arch.as_str());
+        std::fs::create_dir_all(pkg_dir.join(arch.as_str())).unwrap();
+        std::fs::write(pkg_dir.join(&file), &bytes).unwrap();
+        objects.push(ArchObject {
+            arch: *arch,
+            file,
+            sha256: Sha256Digest::of(&bytes),
+            size: bytes.len() as u64,
+        });
+    }
+    let pkg = Package {
+        schema_version: SCHEMA_VERSION,
+        name: name.into(),
+        version: "0.1.0".into(),
+        description: Some(format!("{name} test probe")),
+        license: "GPL".into(),
+        source: SourceInfo {
+            file: format!("{name}.bpf.c"),
+            sha256: Sha256Digest::of(name.as_bytes()),
+        },
+        build: BuildInfo {
+            clang: "clang 19".into(),
+            kernel_release: None,
+            cflags: vec![],
+        },
+        objects,
+        programs: vec![ProgramInfo {
+            name: format!("handle_{name}"),
+            section: "tp/sched/sched_process_exec".into(),
+            prog_type: "tracepoint".into(),
+            attach: Some("sched/sched_process_exec".into()),
+        }],
+        maps: vec![],
+    };
+    pkg.write_dir(&pkg_dir).unwrap();
+    pkg_dir
+}
+
+pub fn packed(dir: &Path, name: &str) -> Packed {
+    packed_with(dir, name, &PackOptions::default())
+}
+
+pub fn packed_with(dir: &Path, name: &str, opts: &PackOptions) -> Packed {
+    let pkg = package_dir(dir, name, &[Arch::X86_64, Arch::Aarch64]);
+    artifact::pack(&pkg, opts).unwrap()
+}
+
+/// Waits until `f` holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Whether interop peers are mandatory (`CORESHIP_REQUIRE_PEERS=1`).
+pub fn peers_required() -> bool {
+    std::env::var("CORESHIP_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Skips (prints why) or fails, depending on [`peers_required`].
+pub fn skip_or_fail(reason: &str) {
+    if peers_required() {
+        panic!("CORESHIP_REQUIRE_PEERS=1 but {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
