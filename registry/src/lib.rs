@@ -38,6 +38,8 @@ mod reference;
 pub mod server;
 mod signature;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 
 // --- registry client (feature `client`) ---
 #[cfg(feature = "client")]

@@ -4,6 +4,7 @@
 #![cfg(feature = "client")]
 
 mod client_support;
+mod common;
 
 use client_support::{
     fake_minisig, package_dir, DockerRegistry, Reply, Request, Scripted, TempDir,

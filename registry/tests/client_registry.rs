@@ -3,6 +3,7 @@
 #![cfg(feature = "client")]
 
 mod client_support;
+mod common;
 
 use client_support::{fake_minisig, package_dir, DockerRegistry, TempDir};
 use coreship_registry::artifact::{self, PackOptions, SIGNATURE_ARTIFACT_TYPE};

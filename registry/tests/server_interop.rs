@@ -6,15 +6,12 @@
 
 mod common;
 
-use common::{
-    agent, body, header, options, skip_or_fail, ChildGuard, TempDir, ThreadServer, TOKEN,
-};
+use common::{agent, body, header, options, skip_or_fail, TempDir, ThreadServer, TOKEN};
 use coreship_registry::layout::Layout;
 use coreship_registry::oci::MEDIA_TYPE_INDEX;
 use coreship_registry::Sha256Digest;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 fn which(tool: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
@@ -51,46 +48,6 @@ fn served_digest(base: &str, repo: &str, reference: &str) -> Sha256Digest {
     Sha256Digest::of(&bytes)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Debian's docker-registry on a free loopback port, no auth.
-fn docker_registry(dir: &Path) -> (ChildGuard, String) {
-    let port = free_port();
-    std::fs::create_dir_all(dir).unwrap();
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("storage").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = ChildGuard(Some(child));
-    let base = format!("http://127.0.0.1:{port}");
-    let a = agent();
-    let up = common::wait_until(Duration::from_secs(20), || {
-        a.get(&format!("{base}/v2/"))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
-    });
-    assert!(up, "docker-registry did not come up on {base}");
-    (guard, base)
-}
-
 #[test]
 fn skopeo_copies_through_coreship_registry_and_docker_registry_with_digests_unchanged() {
     for tool in ["skopeo", "docker-registry"] {
@@ -120,7 +77,8 @@ fn skopeo_copies_through_coreship_registry_and_docker_registry_with_digests_unch
 
     let ours = ThreadServer::start(options(&dir.path().join("root")));
     let ours_host = ours.addr.to_string();
-    let (_peer, peer_base) = docker_registry(&dir.path().join("peer"));
+    let peer = common::DockerRegistry::start("skopeo interop").expect("checked above");
+    let peer_base = format!("http://{}", peer.host());
     let peer_host = peer_base.trim_start_matches("http://").to_string();
     let creds = format!("x:{TOKEN}");
     let copy = |src: String, dst: String, dest_creds: bool| {

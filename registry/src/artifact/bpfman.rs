@@ -131,7 +131,7 @@ mod tests {
             .unwrap();
         let config: serde_json::Value = serde_json::from_slice(&config.bytes).unwrap();
         let programs = config["config"]["Labels"][LABEL_PROGRAMS].as_str().unwrap();
-        assert_eq!(programs, r#"{"handle":"tracepoint"}"#);
+        assert_eq!(programs, r#"{"handle_p":"tracepoint"}"#);
         assert_eq!(
             config["config"]["Labels"][LABEL_MAPS].as_str().unwrap(),
             "{}"

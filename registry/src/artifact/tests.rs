@@ -1,5 +1,4 @@
 use super::*;
-use crate::{ArchObject, BuildInfo, ProgramInfo, SourceInfo, SCHEMA_VERSION};
 use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
@@ -19,43 +18,7 @@ impl BlobSource for Mem {
 pub(super) fn package_dir(tag: &str, objects: &[(Arch, &[u8])]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("coreship-artifact-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
-    let mut entries = Vec::new();
-    for (arch, bytes) in objects {
-        let file = format!("{}/p.bpf.o", arch.as_str());
-        fs::create_dir_all(dir.join(arch.as_str())).unwrap();
-        fs::write(dir.join(&file), bytes).unwrap();
-        entries.push(ArchObject {
-            arch: *arch,
-            file,
-            sha256: Sha256Digest::of(bytes),
-            size: bytes.len() as u64,
-        });
-    }
-    let pkg = Package {
-        schema_version: SCHEMA_VERSION,
-        name: "p".into(),
-        version: "1.2.3".into(),
-        description: Some("a probe".into()),
-        license: "GPL".into(),
-        source: SourceInfo {
-            file: "p.bpf.c".into(),
-            sha256: Sha256Digest::of(b"src"),
-        },
-        build: BuildInfo {
-            clang: "clang".into(),
-            kernel_release: None,
-            cflags: vec![],
-        },
-        objects: entries,
-        programs: vec![ProgramInfo {
-            name: "handle".into(),
-            section: "tp/sched/sched_process_exec".into(),
-            prog_type: "tracepoint".into(),
-            attach: Some("sched/sched_process_exec".into()),
-        }],
-        maps: vec![],
-    };
-    pkg.write_dir(&dir).unwrap();
+    crate::testing::write_package(&dir, "p", objects);
     dir
 }
 
@@ -93,7 +56,7 @@ fn each_arch_opens_its_own_object_from_one_index() {
     for needle in [
         r#""artifactType":"application/vnd.coreship.probe.v1""#,
         r#""platform":{"architecture":"arm64","os":"linux","variant":"v8"}"#,
-        r#""org.opencontainers.image.version":"1.2.3""#,
+        r#""org.opencontainers.image.version":"0.1.0""#,
     ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }

@@ -1,171 +1,20 @@
-//! Helpers of the client integration tests: temp dirs, package directories, a real
-//! `docker-registry` on 127.0.0.1, and a tiny scripted HTTP server for what no real registry
-//! does on demand (cut connections, token endpoints, wrong content).
+//! Helpers of the client integration tests: package directories and a tiny scripted HTTP server
+//! for what no real registry does on demand (cut connections, token endpoints, wrong content).
+//! Temp dirs and Debian's `docker-registry` come from `common`, shared with the server tests.
 #![allow(dead_code)]
 
-use coreship_registry::{
-    Arch, ArchObject, BuildInfo, Package, ProgramInfo, Sha256Digest, SourceInfo, SCHEMA_VERSION,
-};
+pub use crate::common::{DockerRegistry, TempDir};
+use coreship_registry::{Arch, Sha256Digest};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A fresh directory removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let d =
-            std::env::temp_dir().join(format!("coreship-client-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A package directory as `coreship build` writes it, with these objects.
+/// A package directory as `coreship build` writes it (probe `p`), with these objects.
 pub fn package_dir(dir: &Path, objects: &[(Arch, &[u8])]) {
-    let mut entries = Vec::new();
-    for (arch, bytes) in objects {
-        let file = format!("{}/p.bpf.o", arch.as_str());
-        std::fs::create_dir_all(dir.join(arch.as_str())).unwrap();
-        std::fs::write(dir.join(&file), bytes).unwrap();
-        entries.push(ArchObject {
-            arch: *arch,
-            file,
-            sha256: Sha256Digest::of(bytes),
-            size: bytes.len() as u64,
-        });
-    }
-    Package {
-        schema_version: SCHEMA_VERSION,
-        name: "p".into(),
-        version: "1.0.0".into(),
-        description: None,
-        license: "GPL".into(),
-        source: SourceInfo {
-            file: "p.bpf.c".into(),
-            sha256: Sha256Digest::of(b"src"),
-        },
-        build: BuildInfo {
-            clang: "clang".into(),
-            kernel_release: None,
-            cflags: vec![],
-        },
-        objects: entries,
-        programs: vec![ProgramInfo {
-            name: "handle".into(),
-            section: "tp/sched/sched_process_exec".into(),
-            prog_type: "tracepoint".into(),
-            attach: Some("sched/sched_process_exec".into()),
-        }],
-        maps: vec![],
-    }
-    .write_dir(dir)
-    .unwrap();
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-/// Debian's `docker-registry` (distribution 2.8) on 127.0.0.1, storage in a temp dir, no auth.
-pub struct DockerRegistry {
-    child: Child,
-    pub port: u16,
-    pub dir: TempDir,
-}
-
-impl DockerRegistry {
-    /// Starts one, or returns `None` after printing why the test skips; with
-    /// `CORESHIP_REQUIRE_PEERS=1` a missing registry fails the test instead.
-    pub fn start(test: &str) -> Option<DockerRegistry> {
-        let bin = "/usr/bin/docker-registry";
-        if !Path::new(bin).exists() {
-            if std::env::var("CORESHIP_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!("{test}: {bin} is missing and CORESHIP_REQUIRE_PEERS=1 (apt-get install docker-registry)");
-            }
-            eprintln!("skipping {test}: {bin} is missing (apt-get install docker-registry)");
-            return None;
-        }
-        let dir = TempDir::new("registry");
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry starts");
-        let reg = DockerRegistry { child, port, dir };
-        assert!(
-            wait_for_port(port, Duration::from_secs(20)),
-            "docker-registry did not listen on 127.0.0.1:{port}"
-        );
-        Some(reg)
-    }
-
-    pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The file holding a blob's content in the registry's storage.
-    pub fn blob_file(&self, digest: &Sha256Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.dir.path().join(format!(
-            "data/docker/registry/v2/blobs/sha256/{}/{hex}/data",
-            &hex[..2]
-        ))
-    }
-}
-
-impl Drop for DockerRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    coreship_registry::testing::write_package(dir, "p", objects);
 }
 
 /// A request the scripted server received.

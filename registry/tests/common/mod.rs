@@ -8,7 +8,7 @@ use coreship_registry::{
     Arch, ArchObject, BuildInfo, Package, ProgramInfo, Sha256Digest, SourceInfo, SCHEMA_VERSION,
 };
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -339,4 +339,92 @@ pub fn skip_or_fail(reason: &str) {
         panic!("CORESHIP_REQUIRE_PEERS=1 but {reason}");
     }
     eprintln!("SKIPPED: {reason}");
+}
+
+/// Debian's `docker-registry` (distribution 2.8) on 127.0.0.1, storage in a temp dir, no auth.
+pub struct DockerRegistry {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl DockerRegistry {
+    /// Starts one, or returns `None` after printing why the test skips; with
+    /// `CORESHIP_REQUIRE_PEERS=1` a missing registry fails the test instead.
+    pub fn start(test: &str) -> Option<DockerRegistry> {
+        let bin = "/usr/bin/docker-registry";
+        if !Path::new(bin).exists() {
+            if std::env::var("CORESHIP_REQUIRE_PEERS").as_deref() == Ok("1") {
+                panic!("{test}: {bin} is missing and CORESHIP_REQUIRE_PEERS=1 (apt-get install docker-registry)");
+            }
+            eprintln!("skipping {test}: {bin} is missing (apt-get install docker-registry)");
+            return None;
+        }
+        let dir = TempDir::new("registry");
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let reg = DockerRegistry { child, port, dir };
+        assert!(
+            wait_for_port(port, Duration::from_secs(20)),
+            "docker-registry did not listen on 127.0.0.1:{port}"
+        );
+        Some(reg)
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The file holding a blob's content in the registry's storage.
+    pub fn blob_file(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.dir.path().join(format!(
+            "data/docker/registry/v2/blobs/sha256/{}/{hex}/data",
+            &hex[..2]
+        ))
+    }
+}
+
+impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for_port(port: u16, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
