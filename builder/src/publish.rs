@@ -165,6 +165,7 @@ fn store(
     packed: &Packed,
     name: &str,
     key: Option<&SecretKey>,
+    compat: bool,
 ) -> Result<Option<String>, PublishError> {
     for blob in packed
         .blobs
@@ -176,7 +177,7 @@ fn store(
     }
     layout.set_name(name, &packed.root.descriptor)?;
     let Some(key) = key else { return Ok(None) };
-    let (blobs, manifest) = sign(key, &packed.root.descriptor, name, false)?;
+    let (blobs, manifest) = sign(key, &packed.root.descriptor, name, compat)?;
     for blob in blobs.iter().chain([&manifest]) {
         layout.blobs().put(&blob.bytes).map_err(LayoutError::from)?;
     }
@@ -214,7 +215,7 @@ pub fn export(
         let mut out = Vec::new();
         for (dir, name) in packages {
             let packed = pack(dir, opts, flavor)?;
-            let signed_by = store(&layout, &packed, name, key)?;
+            let signed_by = store(&layout, &packed, name, key, opts.compat)?;
             out.push(Published {
                 probe: Package::read_dir(dir)
                     .map_err(artifact::ArtifactError::from)?
@@ -258,7 +259,8 @@ struct PushProbe<'a> {
 impl client::PushSource for PushProbe<'_> {
     fn pack(&mut self, compat: bool) -> Result<Packed, artifact::ArtifactError> {
         let opts = PackOptions {
-            compat,
+            // `--compat` asks for the compatibility form from the start.
+            compat: compat || self.opts.compat,
             ..self.opts.clone()
         };
         pack(self.dir, &opts, self.flavor)

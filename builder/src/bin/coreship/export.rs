@@ -22,6 +22,10 @@ pub struct Args {
     /// Export bpfman-compatible images instead of coreship artifacts
     #[arg(long)]
     bpfman: bool,
+    /// Write the compatibility form (no OCI 1.1 `artifactType`), e.g. for `skopeo copy
+    /// --preserve-digests` or registries that reject OCI 1.1 fields
+    #[arg(long, conflicts_with = "bpfman")]
+    compat: bool,
     #[command(flatten)]
     signing: Signing,
     #[command(flatten)]
@@ -33,7 +37,8 @@ pub fn exec(args: Args, paint: Paint) -> anyhow::Result<()> {
     let key = args.signing.key()?;
     let dirs = package_dirs(&args.probes, &args.selection, paint)?;
     let root = std::env::current_dir()?;
-    let opts = pack_options(&root)?;
+    let mut opts = pack_options(&root)?;
+    opts.compat = args.compat;
     let named: Vec<(PathBuf, String)> = dirs
         .iter()
         .map(|(dir, pkg)| (dir.clone(), default_name(pkg, args.prefix.as_deref())))

@@ -27,6 +27,10 @@ pub struct Args {
     /// Push bpfman-compatible images instead of coreship artifacts
     #[arg(long)]
     bpfman: bool,
+    /// Write the compatibility form (no OCI 1.1 `artifactType`), e.g. for `skopeo copy
+    /// --preserve-digests` or registries that reject OCI 1.1 fields
+    #[arg(long, conflicts_with = "bpfman")]
+    compat: bool,
     /// Trust this PEM CA certificate too for HTTPS registries (repeatable)
     #[arg(long, value_name = "PEM")]
     ca_file: Vec<PathBuf>,
@@ -86,7 +90,8 @@ pub fn exec(args: Args, paint: Paint) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<_>>()?;
     let root = std::env::current_dir()?;
-    let opts = pack_options(&root)?;
+    let mut opts = pack_options(&root)?;
+    opts.compat = args.compat;
     let client = Client::new(ClientOptions {
         insecure: args.insecure,
         ca_files: args.ca_file.clone(),
