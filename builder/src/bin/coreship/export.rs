@@ -15,8 +15,8 @@ pub struct Args {
     /// Where to write: a .tar file, or a directory (created, or added to)
     #[arg(short, long, value_name = "PATH")]
     output: PathBuf,
-    /// Name entries REGISTRY/REPO/<probe>:<version> (what `coreship-load run … --offline` will
-    /// be given after import) instead of <probe>:<version>
+    /// Name entries REGISTRY/REPO/PROBE:VERSION (what `coreship-load run … --offline` will be
+    /// given after import) instead of PROBE:VERSION
     #[arg(long, value_name = "REGISTRY/REPO")]
     prefix: Option<String>,
     /// Export bpfman-compatible images instead of coreship artifacts

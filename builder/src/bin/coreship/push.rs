@@ -18,10 +18,10 @@ pub struct Args {
     /// The probe to push: a probe name (built first) or a package directory
     #[arg(value_name = "PROBE")]
     probe: Option<String>,
-    /// Where: HOST[:PORT]/REPO[:TAG] (TAG defaults to the probe's version)
+    /// Where: HOST:PORT/REPO:TAG (port optional; the tag defaults to the probe's version)
     #[arg(value_name = "REF", requires = "probe")]
     reference: Option<String>,
-    /// Push every probe of the workspace (or of -p packages) to REGISTRY/REPO/<probe>:<version>
+    /// Push every probe of the workspace (or of -p packages) to REGISTRY/REPO/PROBE:VERSION
     #[arg(long, value_name = "REGISTRY/REPO", conflicts_with_all = ["probe", "reference"])]
     all: Option<String>,
     /// Push bpfman-compatible images instead of coreship artifacts

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("how").required(true).args(["key", "signature", "print_digest"]))]
 pub struct Args {
-    /// The artifact: HOST[:PORT]/REPO:TAG or …@sha256:DIGEST
+    /// The artifact: HOST:PORT/REPO:TAG or HOST:PORT/REPO@sha256:DIGEST (port optional)
     #[arg(value_name = "REF")]
     reference: Reference,
     /// Sign with this minisign secret key

@@ -12,7 +12,7 @@ use coreship_registry::{Arch, TrustedKeys};
 pub struct SourceArgs {
     /// What to load: a .bpf.o file, a package directory, an OCI image layout (directory or
     /// .tar, `LAYOUT:NAME` for one of several), or a registry reference
-    /// (HOST[:PORT]/REPO[:TAG][@sha256:DIGEST])
+    /// (HOST:PORT/REPO:TAG or …@sha256:DIGEST; port and tag optional)
     #[arg(value_name = "PROBE")]
     pub probe: String,
     /// Refuse the artifact unless it is signed by this minisign public key (a .pub file, or a
