@@ -4,6 +4,7 @@
 use crate::compile::{build_object, Compiled, JobEnv};
 use crate::headers;
 use crate::jobs::run_jobs;
+use crate::min_btf;
 use crate::package::{write_package, Toolchain};
 use crate::paths::PathMapper;
 use crate::rust_probe;
@@ -37,6 +38,8 @@ pub struct BuildOpts {
     pub btf: Option<PathBuf>,
     /// clang to use (default: `$CLANG`, then `clang-19` … `clang-14`, then `clang`).
     pub clang: Option<PathBuf>,
+    /// Kernel BTF files (`ID/VERSION_ID/ARCH/RELEASE.btf`) to ship minimal BTF for.
+    pub min_btf: Option<PathBuf>,
 }
 
 /// Whether an object was compiled or its recorded inputs were unchanged.
@@ -206,10 +209,25 @@ pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildRe
         }
     });
 
+    if let Some(dir) = &opts.min_btf {
+        let any = Arch::ALL
+            .iter()
+            .map(|a| min_btf::inputs(dir, *a).map(|v| !v.is_empty()))
+            .collect::<Result<Vec<bool>, _>>()?;
+        if !any.contains(&true) {
+            return Err(BuildError::NoMinBtfInputs { dir: dir.clone() });
+        }
+    }
     let mut per_probe: Vec<Vec<Compiled>> = vec![Vec::new(); probes.len()];
     for ((i, arch), r) in jobs.iter().zip(results) {
         match r {
-            Some(Ok(c)) => per_probe[*i].push(c),
+            Some(Ok(mut c)) => {
+                if let Some(dir) = &opts.min_btf {
+                    c.min_btf =
+                        min_btf::generate(dir, &c.object, *arch, &out.join(&probes[*i].name))?;
+                }
+                per_probe[*i].push(c)
+            }
             Some(Err(e)) => return Err(e),
             None => {
                 return Err(BuildError::Panic {

@@ -27,6 +27,8 @@ pub(crate) struct Compiled {
     pub files: Vec<Loc>,
     /// clang's warnings (stderr of a successful compile), empty when none or fresh.
     pub warnings: String,
+    /// Minimal BTF made for it (`--min-btf`).
+    pub min_btf: Vec<coreship_registry::MinBtfFile>,
 }
 
 /// Shared, read-only state of a build.
@@ -60,6 +62,7 @@ pub(crate) fn build_object(
                 inputs: rec.inputs,
                 files: rec.files,
                 warnings: String::new(),
+                min_btf: Vec::new(),
             });
         }
     }
@@ -75,6 +78,7 @@ pub(crate) fn build_object(
                 inputs,
                 files,
                 warnings,
+                min_btf: Vec::new(),
             }
         })
     });

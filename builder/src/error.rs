@@ -83,6 +83,33 @@ pub enum BuildError {
         #[source]
         source: io::Error,
     },
+    /// A helper tool could not be started.
+    #[error("cannot run `{command}` ({hint})")]
+    ToolSpawn {
+        /// The command.
+        command: String,
+        /// How to get it.
+        hint: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `bpftool gen min_core_btf` failed for one kernel BTF.
+    #[error("minimal BTF of {} from {} failed: {said}", object.display(), input.display())]
+    MinBtf {
+        /// The kernel BTF.
+        input: PathBuf,
+        /// The object.
+        object: PathBuf,
+        /// bpftool's stderr.
+        said: String,
+    },
+    /// `--min-btf DIR` holds no kernel BTF laid out as expected.
+    #[error("{} has no kernel BTF files laid out as ID/VERSION_ID/ARCH/RELEASE.btf (e.g. debian/12/x86_64/6.1.0-47-cloud-amd64.btf; ARCH is x86_64 or arm64)", dir.display())]
+    NoMinBtfInputs {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// clang (or, for Rust probes, rustup's cargo) could not be started.
     #[error("cannot run `{command}`")]
     ClangSpawn {

@@ -53,6 +53,7 @@ mod jobs;
 mod libbpf_log;
 mod link;
 mod manifest;
+mod min_btf;
 mod package;
 mod paths;
 mod publish;

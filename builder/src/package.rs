@@ -56,6 +56,7 @@ pub(crate) fn write_package(
             file: format!("{}/{}.bpf.o", o.arch, probe.name),
             sha256: Sha256Digest::of(&bytes),
             size: bytes.len() as u64,
+            min_btf: o.min_btf.clone(),
         });
         if first_bytes.is_empty() {
             first_bytes = bytes;

@@ -226,6 +226,7 @@ pub(crate) fn build_object(
         inputs: Sha256Digest::of(&bytes),
         files: vec![m.locate(&probe.source)],
         warnings: String::new(),
+        min_btf: Vec::new(),
     })
 }
 

@@ -50,9 +50,14 @@ pub enum LoadError {
         /// What libbpf logged (last warning line) or returned.
         said: String,
     },
-    /// The running kernel has no BTF and none was given.
-    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): pass --btf FILE with the kernel's BTF")]
-    NoKernelBtf,
+    /// The running kernel has no BTF, none was given, and the artifact ships none for it.
+    #[error("this kernel ({running}) has no BTF (/sys/kernel/btf/vmlinux is missing) and the probe ships minimal BTF {}: pass --btf FILE with the kernel's BTF, or rebuild with `coreship build --min-btf DIR` including it", if shipped.is_empty() { "for no kernel".to_string() } else { format!("only for {shipped}") })]
+    NoKernelBtf {
+        /// This kernel's key, `ID/VERSION_ID/ARCH/RELEASE`.
+        running: String,
+        /// The kernels the artifact has minimal BTF for, comma-separated.
+        shipped: String,
+    },
     /// The kernel's verifier rejected a program.
     #[error("program {program}: the kernel rejected it ({errno}); verifier log tail:\n{}", log_tail.join("\n"))]
     Verifier {

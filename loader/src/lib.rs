@@ -35,6 +35,7 @@ mod devices;
 mod elf;
 mod error;
 mod fetch;
+mod kernel_btf;
 pub mod libbpf_log;
 mod output;
 mod plan;

@@ -30,6 +30,8 @@ pub struct LoadOpts {
     pub allow_partial: bool,
     /// `--set NAME=VALUE`: values for the probe's `const volatile` globals, written before load.
     pub set: Vec<crate::SetArg>,
+    /// Behave as on a kernel without `/sys/kernel/btf/vmlinux` (use the artifact's minimal BTF).
+    pub ignore_kernel_btf: bool,
 }
 
 /// A loaded object with its attached programs.
@@ -38,15 +40,25 @@ pub struct Session {
     links: Vec<(String, Link)>,
     failures: Vec<AttachFailure>,
     object: Object,
+    min_btf: Option<String>,
 }
 
 impl Session {
     /// Opens `src`, lets libbpf relocate it (CO-RE) against the kernel's BTF, loads it and
     /// attaches every program.
     pub fn start(src: &ProbeSource, opts: &LoadOpts) -> Result<Session, LoadError> {
-        if opts.btf.is_none() && !Path::new("/sys/kernel/btf/vmlinux").exists() {
-            return Err(LoadError::NoKernelBtf);
-        }
+        // The minimal BTF file (if one is used) lives until the loads below are done.
+        let chosen = crate::kernel_btf::choose(src, opts.btf.as_deref(), opts.ignore_kernel_btf)?;
+        let with_btf;
+        let opts = if chosen.path.as_deref() != opts.btf.as_deref() {
+            with_btf = LoadOpts {
+                btf: chosen.path.clone(),
+                ..opts.clone()
+            };
+            &with_btf
+        } else {
+            opts
+        };
         // The first load uses this open object; only retries open the bytes again.
         let mut opened = Some(open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?);
         let program_names: BTreeSet<String> = opened
@@ -94,6 +106,7 @@ impl Session {
             return Err(LoadError::Attach { failures: required });
         }
         Ok(Session {
+            min_btf: chosen.min_btf.clone(),
             links,
             failures,
             object,
@@ -110,6 +123,12 @@ impl Session {
         let mut names: Vec<&str> = self.links.iter().map(|(n, _)| n.as_str()).collect();
         names.dedup();
         names
+    }
+
+    /// The kernel (`ID/VERSION_ID/ARCH/RELEASE`) whose shipped minimal BTF was used, when the
+    /// kernel had no BTF of its own.
+    pub fn min_btf(&self) -> Option<&str> {
+        self.min_btf.as_deref()
     }
 
     /// Programs that did not load or attach: `__optional` ones, and any with `allow_partial`.

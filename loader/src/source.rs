@@ -17,6 +17,8 @@ pub struct ProbeSource {
     pub path: PathBuf,
     /// The package description, when read from a package directory.
     pub package: Option<Package>,
+    /// Minimal BTF shipped for kernels without BTF: `(ID/VERSION_ID/ARCH/RELEASE, BTF)`.
+    pub min_btf: Vec<(String, Vec<u8>)>,
 }
 
 impl ProbeSource {
@@ -31,11 +33,13 @@ impl ProbeSource {
             };
             let package = Package::read_dir(dir)?;
             let (obj_path, bytes) = package.object_for(dir, arch)?;
+            let min_btf = package.min_btf_for(dir, arch)?;
             return Ok(ProbeSource {
                 name: package.name.clone(),
                 bytes,
                 path: obj_path,
                 package: Some(package),
+                min_btf,
             });
         }
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
@@ -52,6 +56,7 @@ impl ProbeSource {
             bytes,
             path: path.to_path_buf(),
             package: None,
+            min_btf: Vec::new(),
         }
     }
 }

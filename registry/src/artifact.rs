@@ -31,6 +31,11 @@ pub const MEDIA_TYPE_OBJECT: &str = "application/vnd.coreship.bpf.object.v1";
 pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.coreship.signature.v1";
 /// Media type of a signature layer: a minisign signature file (`.minisig`).
 pub const MEDIA_TYPE_SIGNATURE: &str = "application/vnd.coreship.signature.v1+minisign";
+/// Media type of a layer of minimal BTF: a tar of `ID/VERSION_ID/ARCH/RELEASE.btf` files
+/// (Inspektor Gadget's and BTFHub's layout), for kernels without `/sys/kernel/btf/vmlinux`.
+pub const MEDIA_TYPE_MIN_BTF: &str = "application/vnd.coreship.btf.v1.tar";
+/// Largest minimal-BTF layer a reader accepts (they are a few KiB per kernel).
+pub const MAX_MIN_BTF_BYTES: u64 = 64 << 20;
 /// Annotation on an object layer naming its architecture (coreship spelling, `x86_64`).
 pub const ANNOTATION_ARCH: &str = "dev.coreship.arch";
 
@@ -197,13 +202,13 @@ impl Assembler {
         }
     }
 
-    fn add(&mut self, arch: Arch, config: Blob, layer: Blob) {
+    fn add(&mut self, arch: Arch, config: Blob, layers: Vec<Blob>) {
         let manifest = ImageManifest {
             schema_version: 2,
             media_type: Some(MEDIA_TYPE_MANIFEST.into()),
             artifact_type: self.artifact_type.clone(),
             config: config.descriptor.clone(),
-            layers: vec![layer.descriptor.clone()],
+            layers: layers.iter().map(|l| l.descriptor.clone()).collect(),
             subject: None,
             annotations: self.notes.clone(),
         };
@@ -213,7 +218,9 @@ impl Assembler {
         entry.artifact_type = self.artifact_type.clone();
         self.entries.push(entry);
         push_unique(&mut self.blobs, config);
-        push_unique(&mut self.blobs, layer);
+        for layer in layers {
+            push_unique(&mut self.blobs, layer);
+        }
         self.manifests.push(manifest);
     }
 
@@ -247,7 +254,20 @@ pub fn pack(dir: &Path, opts: &PackOptions) -> Result<Packed, ArtifactError> {
         let notes = &mut layer.descriptor.annotations;
         notes.insert(ANNOTATION_TITLE.into(), format!("{}.bpf.o", pkg.name));
         notes.insert(ANNOTATION_ARCH.into(), obj.arch.as_str().into());
-        out.add(obj.arch, config.clone(), layer);
+        let mut layers = vec![layer];
+        let btfs = pkg.min_btf_for(dir, obj.arch)?;
+        if !btfs.is_empty() {
+            let members: Vec<(String, &[u8])> = btfs
+                .iter()
+                .map(|(k, b)| (format!("{k}.btf"), b.as_slice()))
+                .collect();
+            let mut btf = Blob::new(MEDIA_TYPE_MIN_BTF, crate::tarball::write(&members));
+            let notes = &mut btf.descriptor.annotations;
+            notes.insert(ANNOTATION_TITLE.into(), format!("{}-min-btf.tar", pkg.name));
+            notes.insert(ANNOTATION_ARCH.into(), obj.arch.as_str().into());
+            layers.push(btf);
+        }
+        out.add(obj.arch, config.clone(), layers);
     }
     Ok(out.finish())
 }
@@ -283,6 +303,9 @@ pub struct Opened {
     pub package: Package,
     /// The BPF object for the architecture, digest-checked against the package description.
     pub object: Vec<u8>,
+    /// Minimal BTF for kernels without BTF: `(ID/VERSION_ID/ARCH/RELEASE, BTF bytes)`, each
+    /// checked against the package description.
+    pub min_btf: Vec<(String, Vec<u8>)>,
 }
 
 fn fetch_checked<S: BlobSource>(
@@ -393,11 +416,39 @@ pub fn open<S: BlobSource>(
         })?
         .clone();
     let object = fetch_checked(src, "object", &layer)?;
+    let mut min_btf = Vec::new();
+    if let Some(btf_layer) = image
+        .layers
+        .iter()
+        .find(|l| l.media_type == MEDIA_TYPE_MIN_BTF)
+    {
+        let bytes = fetch_checked(src, "minimal BTF", btf_layer)?;
+        let bad = |what: String| ArtifactError::Shape {
+            digest: manifest_desc.digest,
+            what,
+        };
+        let members = crate::tarball::read(&bytes, MAX_MIN_BTF_BYTES)
+            .map_err(|e| bad(format!("minimal BTF layer: {e}")))?;
+        for (path, btf) in members {
+            let kernel = path.strip_suffix(".btf").unwrap_or(&path).to_string();
+            let listed = expected.min_btf.iter().find(|m| m.kernel == kernel);
+            match listed {
+                Some(m) if m.sha256 == Sha256Digest::of(&btf) => min_btf.push((kernel, btf)),
+                _ => {
+                    return Err(bad(format!(
+                        "minimal BTF `{path}` is not the one package.json lists"
+                    ))
+                    .into())
+                }
+            }
+        }
+    }
     Ok(Opened {
         root: root.clone(),
         manifest: manifest_desc,
         package,
         object,
+        min_btf,
     })
 }
 

@@ -31,6 +31,7 @@ mod cache_dir;
 mod digest;
 mod fsutil;
 pub mod layout;
+mod min_btf;
 pub mod oci;
 mod package;
 mod reference;
@@ -38,6 +39,7 @@ mod reference;
 pub mod server;
 mod signature;
 pub mod store;
+mod tarball;
 #[doc(hidden)]
 pub mod testing;
 
@@ -49,9 +51,10 @@ pub mod client;
 pub use arch::{Arch, UnknownArch};
 pub use cache_dir::cache_dir;
 pub use digest::{DigestError, Sha256Digest};
+pub use min_btf::{btfhub_arch, os_release_ids, KernelKey};
 pub use package::{
-    ArchObject, BuildInfo, MapInfo, MapOutput, OutputKind, Package, PackageError, ProgramInfo,
-    SourceInfo, PACKAGE_FILE, SCHEMA_VERSION,
+    ArchObject, BuildInfo, MapInfo, MapOutput, MinBtfFile, OutputKind, Package, PackageError,
+    ProgramInfo, SourceInfo, PACKAGE_FILE, SCHEMA_VERSION,
 };
 pub use reference::{valid_repository, valid_tag, Reference, ReferenceError};
 #[cfg(feature = "sign")]

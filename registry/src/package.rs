@@ -75,6 +75,20 @@ pub struct ArchObject {
     pub sha256: Sha256Digest,
     /// Size in bytes.
     pub size: u64,
+    /// Minimal BTF for kernels without BTF (`coreship build --min-btf DIR`), one per kernel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub min_btf: Vec<MinBtfFile>,
+}
+
+/// A minimal BTF file for one kernel, in the package directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinBtfFile {
+    /// The kernel: `ID/VERSION_ID/ARCH/RELEASE` (see [`crate::KernelKey`]).
+    pub kernel: String,
+    /// Path relative to the package directory.
+    pub file: String,
+    /// Digest of the file.
+    pub sha256: Sha256Digest,
 }
 
 /// A BPF program in the object.
@@ -258,6 +272,34 @@ impl Package {
             })
     }
 
+    /// Reads the minimal BTF files of the `arch` object from package directory `dir`, each
+    /// verified against its digest: `(kernel key, BTF bytes)`.
+    pub fn min_btf_for(
+        &self,
+        dir: &Path,
+        arch: Arch,
+    ) -> Result<Vec<(String, Vec<u8>)>, PackageError> {
+        let entry = self.object(arch)?;
+        let mut out = Vec::new();
+        for m in &entry.min_btf {
+            let path = dir.join(&m.file);
+            let bytes = fs::read(&path).map_err(|source| PackageError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let actual = Sha256Digest::of(&bytes);
+            if actual != m.sha256 {
+                return Err(PackageError::DigestMismatch {
+                    path,
+                    expected: m.sha256,
+                    actual,
+                });
+            }
+            out.push((m.kernel.clone(), bytes));
+        }
+        Ok(out)
+    }
+
     /// Reads the object for `arch` from package directory `dir` and verifies its digest.
     pub fn object_for(&self, dir: &Path, arch: Arch) -> Result<(PathBuf, Vec<u8>), PackageError> {
         let entry = self.object(arch)?;
@@ -303,6 +345,7 @@ mod tests {
                 file: "x86_64/execsnoop.bpf.o".into(),
                 sha256: Sha256Digest::of(b"obj"),
                 size: 3,
+                min_btf: Vec::new(),
             }],
             programs: vec![ProgramInfo {
                 name: "handle_exec".into(),

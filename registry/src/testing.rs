@@ -19,6 +19,7 @@ pub fn write_package(dir: &Path, name: &str, objects: &[(Arch, &[u8])]) -> Packa
             file,
             sha256: Sha256Digest::of(bytes),
             size: bytes.len() as u64,
+            min_btf: Vec::new(),
         });
     }
     let pkg = Package {

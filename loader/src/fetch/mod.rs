@@ -150,6 +150,7 @@ fn source(origin: String, opened: Opened) -> ProbeSource {
         bytes: opened.object,
         path: PathBuf::from(origin),
         package: Some(opened.package),
+        min_btf: opened.min_btf,
     }
 }
 

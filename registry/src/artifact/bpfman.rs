@@ -55,17 +55,9 @@ fn labels(pkg: &Package) -> BTreeMap<String, String> {
     ])
 }
 
-/// A reproducible tar (one member, zero times and owners) and its gzip (no name, mtime 0).
+/// A reproducible tar (one member) and its gzip (no name, mtime 0).
 fn layer(file_name: &str, object: &[u8]) -> (Vec<u8>, Sha256Digest) {
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_size(object.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(0);
-    h.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut h, file_name, object)
-        .expect("writing to memory");
-    let tar = tar.into_inner().expect("writing to memory");
+    let tar = crate::tarball::write(&[(file_name.to_string(), object)]);
     let diff_id = Sha256Digest::of(&tar);
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
@@ -94,7 +86,7 @@ pub fn pack_bpfman(dir: &Path, opts: &PackOptions) -> Result<Packed, ArtifactErr
             .descriptor
             .annotations
             .insert(ANNOTATION_TITLE.into(), file_name.clone());
-        out.add(obj.arch, config, layer);
+        out.add(obj.arch, config, vec![layer]);
     }
     Ok(out.finish())
 }

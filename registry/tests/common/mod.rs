@@ -277,6 +277,7 @@ pub fn package_dir(dir: &Path, name: &str, arches: &[Arch]) -> PathBuf {
             file,
             sha256: Sha256Digest::of(&bytes),
             size: bytes.len() as u64,
+            min_btf: Vec::new(),
         });
     }
     let pkg = Package {

@@ -48,6 +48,10 @@ pub struct Args {
     /// Version of probes given as files [default: 0.0.0]
     #[arg(long = "version", value_name = "VERSION", requires = "files")]
     probe_version: Option<String>,
+    /// Also ship minimal BTF for each kernel BTF in DIR (laid out ID/VERSION_ID/ARCH/RELEASE.btf,
+    /// as BTFHub does), for kernels without /sys/kernel/btf/vmlinux; needs bpftool
+    #[arg(long, value_name = "DIR")]
+    min_btf: Option<PathBuf>,
     /// BTF to generate vmlinux.h from when no include dir has one [default: kernel BTF]
     #[arg(long, value_name = "FILE")]
     btf: Option<PathBuf>,
@@ -77,6 +81,7 @@ fn build(args: Args, paint: Paint) -> anyhow::Result<()> {
         out_dir: args.out,
         btf: args.btf,
         clang: None,
+        min_btf: args.min_btf,
     };
     let report = coreship_builder::build(&opts)?;
     print_report(&report, paint)?;

@@ -92,6 +92,7 @@ pub fn package_dirs(
             out_dir: sel.out.clone(),
             btf: None,
             clang: None,
+            min_btf: None,
         };
         let report = coreship_builder::build(&opts)?;
         for p in &report.probes {

@@ -26,9 +26,13 @@ pub struct Args {
     /// rewritten at each --interval and at exit
     #[arg(long, value_name = "FILE")]
     flamegraph: Option<PathBuf>,
-    /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
+    /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux, else the minimal BTF
+    /// the artifact ships for this kernel)
     #[arg(long, value_name = "FILE")]
     btf: Option<PathBuf>,
+    /// Behave as on a kernel without /sys/kernel/btf/vmlinux: use the artifact's minimal BTF
+    #[arg(long, conflicts_with = "btf")]
+    ignore_kernel_btf: bool,
     /// Attach target for a program: PROG=TARGET or PROG=KIND:TARGET, e.g. enter=uprobe:/bin/bash:readline
     #[arg(long, value_name = "PROG=TARGET", value_parser = parse_spec)]
     attach: Vec<AttachSpec>,
@@ -100,6 +104,7 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
             },
             allow_partial: args.allow_partial,
             set: args.set,
+            ignore_kernel_btf: args.ignore_kernel_btf,
         },
         format: match args.format {
             FormatArg::Text => Format::Text,
@@ -120,6 +125,11 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         &signals::STOP,
         &mut out,
         &mut |session, plan| {
+            if let Some(kernel) = session.min_btf() {
+                eprintln!(
+                    "coreship-load: {name}: relocated against the minimal BTF shipped for {kernel}"
+                );
+            }
             for f in session.failures() {
                 eprintln!("coreship-load: {name}: skipped {f}");
             }
