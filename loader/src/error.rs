@@ -77,6 +77,14 @@ pub enum LoadError {
         /// Each program that failed and why.
         failures: Vec<AttachFailure>,
     },
+    /// The kernel pre-check found programs this kernel cannot run.
+    #[error("{probe} cannot run on this kernel (--allow-partial runs the programs that can; `coreship-load check` shows every requirement):{}", failure_lines(failures))]
+    Unavailable {
+        /// The probe.
+        probe: String,
+        /// Each program (or group of alternatives) that cannot run, and what is missing.
+        failures: Vec<AttachFailure>,
+    },
     /// Nothing ended up attached.
     #[error("no program attached: {}", failure_list(failures))]
     NothingAttached {
@@ -151,6 +159,11 @@ fn failure_list(failures: &[AttachFailure]) -> String {
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// One indented line per failure.
+fn failure_lines(failures: &[AttachFailure]) -> String {
+    failures.iter().map(|f| format!("\n  {f}")).collect()
 }
 
 fn attach_summary(failures: &[AttachFailure]) -> String {

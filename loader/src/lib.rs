@@ -10,13 +10,16 @@
 //! 2. **elf / btf** (pure): check the ELF is BPF, parse its BTF into an [`ObjectBtf`], find the
 //!    output declarations `coreship.h` left there, and compile each record type into a
 //!    [`Layout`] that decodes bytes without further BTF lookups.
-//! 3. **session** (privileged): libbpf opens the object, `--set` values ([`SetArg`]) are
+//! 3. **check** (privileged, leaves nothing behind): whether this kernel has each program's
+//!    type, helpers, attach target and CO-RE relocations ([`check`], [`CheckReport`]);
+//!    `run` refuses up front, naming what is missing, when a required program fails it.
+//! 4. **session** (privileged): libbpf opens the object, `--set` values ([`SetArg`]) are
 //!    written into its `const volatile` globals, and libbpf CO-RE-relocates and loads it; every
 //!    program attaches by its section kind (one module per kind under `attach`). A
 //!    [`Session`] owns the links: dropping it detaches everything.
 //!    Alternatives of one probe point (`BASE__fentry`, `BASE__kprobe`, …) are chosen here by
 //!    what the kernel accepts.
-//! 4. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
+//! 5. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
 //!    and counters at each interval and at exit; counters keyed by stack ids are symbolized
 //!    on this machine (**stacks**: kallsyms, the ELF symbols of mapped files) and printed as
 //!    stacks, folded stacks or a flame graph.
@@ -31,6 +34,7 @@
 
 pub mod attach;
 mod btf;
+mod check;
 mod devices;
 mod elf;
 mod error;
@@ -53,6 +57,10 @@ pub use attach::{AttachOpts, AttachSpec};
 pub use btf::{
     BtfError, Column, DecodeError, Endian, HistKey, Layout, Marker, ObjectBtf, Setting,
     SettingError, SettingValue, Value, HIST_SLOTS, MARKER_SECTION, SETTING_SECTIONS,
+};
+pub use check::{
+    check, render_json as check_json, render_text as check_text, CheckReport, HelperCheck,
+    ProgramCheck, Status,
 };
 pub use devices::block_device_names;
 pub use elf::{BpfElf, ElfError};

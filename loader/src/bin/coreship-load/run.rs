@@ -64,12 +64,12 @@ enum FormatArg {
     Folded,
 }
 
-fn parse_spec(s: &str) -> Result<AttachSpec, String> {
+pub(crate) fn parse_spec(s: &str) -> Result<AttachSpec, String> {
     s.parse()
         .map_err(|e: coreship_loader::LoadError| e.to_string())
 }
 
-fn parse_set(s: &str) -> Result<SetArg, String> {
+pub(crate) fn parse_set(s: &str) -> Result<SetArg, String> {
     s.parse()
         .map_err(|e: coreship_loader::SettingError| e.to_string())
 }
