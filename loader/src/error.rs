@@ -85,6 +85,24 @@ pub enum LoadError {
         /// Each program (or group of alternatives) that cannot run, and what is missing.
         failures: Vec<AttachFailure>,
     },
+    /// Pinning in (or unpinning from) bpffs failed.
+    #[error("{}: {what}", path.display())]
+    Pin {
+        /// The pin or pin directory.
+        path: PathBuf,
+        /// What failed, with libbpf's or the OS's error.
+        what: String,
+    },
+    /// A program's link cannot be pinned in bpffs.
+    #[error("program {program} ({target}) cannot be pinned: {why}; run it without --pin")]
+    Unpinnable {
+        /// The program.
+        program: String,
+        /// Its attach kind and target.
+        target: String,
+        /// Why its link cannot be pinned.
+        why: String,
+    },
     /// Nothing ended up attached.
     #[error("no program attached: {}", failure_list(failures))]
     NothingAttached {

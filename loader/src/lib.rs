@@ -18,7 +18,8 @@
 //!    program attaches by its section kind (one module per kind under `attach`). A
 //!    [`Session`] owns the links: dropping it detaches everything.
 //!    Alternatives of one probe point (`BASE__fentry`, `BASE__kprobe`, …) are chosen here by
-//!    what the kernel accepts.
+//!    what the kernel accepts. **pin**: a session's links and maps pinned in bpffs outlive
+//!    the process (`run --pin`, `ps`, `stop`); [`Session::reopen`] reads them again.
 //! 5. **run**: stream ring/perf buffer records through a [`Printer`] and print histograms
 //!    and counters at each interval and at exit; counters keyed by stack ids are symbolized
 //!    on this machine (**stacks**: kallsyms, the ELF symbols of mapped files) and printed as
@@ -41,6 +42,7 @@ mod error;
 mod fetch;
 pub mod libbpf_log;
 mod output;
+mod pin;
 mod plan;
 mod printer;
 mod probe;
@@ -70,10 +72,14 @@ pub use output::{
     counters_json, hist_json, kernel_dev, kernel_dev_split, log2_slot_bounds, parse_uevent,
     render_counters, render_log2_hist, DeviceNames, FormatCtx,
 };
+pub use pin::{
+    default_pin_dir, object_sha256, pin_name, runtime_dir, unpin, utc, PinRecord, PinnedProgram,
+    Unpinned, DEFAULT_PIN_BASE,
+};
 pub use plan::{CounterPlan, EventOverride, EventsPlan, HistPlan, OutputPlan};
 pub use printer::{Format, Printer};
 pub use probe::{HistRow, Plain, Probe, Record, RecordError, RunningProbe};
-pub use run::{monotonic_ns, run, RunOpts, RunReport};
+pub use run::{monotonic_ns, run, stream, RunOpts, RunReport};
 pub use session::{LoadOpts, Session, OPTIONAL_SUFFIX};
 pub use settings::{object_settings, SetArg, SettingInfo};
 pub use source::{object_name, ProbeSource};

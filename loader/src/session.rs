@@ -35,9 +35,11 @@ pub struct LoadOpts {
 /// A loaded object with its attached programs.
 pub struct Session {
     // Field order matters: links drop (detach) before the object is closed.
-    links: Vec<(String, Link)>,
-    failures: Vec<AttachFailure>,
-    object: Object,
+    pub(crate) links: Vec<(String, Link)>,
+    pub(crate) failures: Vec<AttachFailure>,
+    pub(crate) object: Object,
+    /// Programs attached through pins this session re-attached to (it holds no links).
+    pub(crate) reattached: Vec<String>,
 }
 
 impl Session {
@@ -118,6 +120,7 @@ impl Session {
             links,
             failures,
             object,
+            reattached: Vec::new(),
         })
     }
 
@@ -128,6 +131,9 @@ impl Session {
 
     /// Names of attached programs (a perf_event program appears once per CPU).
     pub fn attached(&self) -> Vec<&str> {
+        if self.links.is_empty() {
+            return self.reattached.iter().map(String::as_str).collect();
+        }
         let mut names: Vec<&str> = self.links.iter().map(|(n, _)| n.as_str()).collect();
         names.dedup();
         names

@@ -264,7 +264,11 @@ fn unavailable_kernel_features_are_reported_by_program_with_the_reason() {
     // The pre-check's refusal: a header, then one line per program naming what is missing.
     let mut lines = out.stderr.lines();
     let header = lines.next().unwrap_or_default();
-    assert!(header.starts_with("coreship-load: error:"), "{}", out.stderr);
+    assert!(
+        header.starts_with("coreship-load: error:"),
+        "{}",
+        out.stderr
+    );
     assert!(header.contains("--allow-partial"), "{header}");
     let kprobe = lines
         .find(|l| l.starts_with("  program on_kprobe (kprobe do_nanosleep): "))

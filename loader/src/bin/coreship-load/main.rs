@@ -6,10 +6,13 @@ use std::process::ExitCode;
 mod check;
 mod duration;
 mod import;
+mod pin;
+mod ps;
 mod pull;
 mod run;
 mod signals;
 mod source_args;
+mod stop;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +33,10 @@ enum Command {
     /// target, CO-RE relocations, the verifier's verdict); loads nothing permanently. Exit
     /// status 1 when the probe cannot run here
     Check(check::Args),
+    /// List the probes pinned in bpffs by `run --pin` (name, digest, programs, since)
+    Ps(ps::Args),
+    /// Unpin a probe pinned by `run --pin`, which detaches its programs
+    Stop(stop::Args),
     /// Fetch an artifact from its registry into the local cache (verified), for later
     /// `run … --offline`
     Pull(pull::Args),
@@ -48,6 +55,8 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),
         },
+        Command::Ps(a) => ps::exec(a),
+        Command::Stop(a) => stop::exec(a),
         Command::Pull(a) => pull::exec(a),
         Command::Import(a) => import::exec(a),
     };
