@@ -82,6 +82,32 @@ pub enum LoadError {
         /// Each program that failed and why.
         failures: Vec<AttachFailure>,
     },
+    /// The kernel pre-check found programs this kernel cannot run.
+    #[error("{probe} cannot run on this kernel (--allow-partial runs the programs that can; `coreship-load check` shows every requirement):{}", failure_lines(failures))]
+    Unavailable {
+        /// The probe.
+        probe: String,
+        /// Each program (or group of alternatives) that cannot run, and what is missing.
+        failures: Vec<AttachFailure>,
+    },
+    /// Pinning in (or unpinning from) bpffs failed.
+    #[error("{}: {what}", path.display())]
+    Pin {
+        /// The pin or pin directory.
+        path: PathBuf,
+        /// What failed, with libbpf's or the OS's error.
+        what: String,
+    },
+    /// A program's link cannot be pinned in bpffs.
+    #[error("program {program} ({target}) cannot be pinned: {why}; run it without --pin")]
+    Unpinnable {
+        /// The program.
+        program: String,
+        /// Its attach kind and target.
+        target: String,
+        /// Why its link cannot be pinned.
+        why: String,
+    },
     /// Nothing ended up attached.
     #[error("no program attached: {}", failure_list(failures))]
     NothingAttached {
@@ -156,6 +182,11 @@ fn failure_list(failures: &[AttachFailure]) -> String {
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// One indented line per failure.
+fn failure_lines(failures: &[AttachFailure]) -> String {
+    failures.iter().map(|f| format!("\n  {f}")).collect()
 }
 
 fn attach_summary(failures: &[AttachFailure]) -> String {

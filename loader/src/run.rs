@@ -59,13 +59,29 @@ pub fn run(
     ready: &mut dyn FnMut(&Session, &OutputPlan),
 ) -> Result<RunReport, LoadError> {
     let started = Instant::now();
+    // A bad object fails here, before anything is loaded.
+    object_btf(src)?;
+    let session = Session::start(src, &opts.load)?;
+    stream(src, session, started, opts, stop, out, ready)
+}
+
+/// [`run`]'s streaming half over a session started (or re-attached to pins) by the caller:
+/// streams until `stop` or the duration, prints the tables, then drops the session (which
+/// detaches whatever it did not pin). `started` is when the caller began (for the report).
+pub fn stream(
+    src: &ProbeSource,
+    session: Session,
+    started: Instant,
+    opts: &RunOpts,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+    ready: &mut dyn FnMut(&Session, &OutputPlan),
+) -> Result<RunReport, LoadError> {
     let ctx = FormatCtx {
         start_mono_ns: monotonic_ns(),
         devices: crate::devices::block_device_names(),
     };
     let btf = object_btf(src)?;
-
-    let session = Session::start(src, &opts.load)?;
     let time_to_attach = started.elapsed();
     let event_maps = stream::event_maps(session.object());
     let plan = OutputPlan::new(&btf, &event_maps, &opts.events)?;

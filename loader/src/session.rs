@@ -37,10 +37,13 @@ pub struct LoadOpts {
 /// A loaded object with its attached programs.
 pub struct Session {
     // Field order matters: links drop (detach) before the object is closed.
-    links: Vec<(String, Link)>,
-    failures: Vec<AttachFailure>,
-    object: Object,
-    min_btf: Option<String>,
+    pub(crate) links: Vec<(String, Link)>,
+    pub(crate) failures: Vec<AttachFailure>,
+    pub(crate) object: Object,
+    /// Programs attached through pins this session re-attached to (it holds no links).
+    pub(crate) reattached: Vec<String>,
+    /// The kernel whose shipped minimal BTF was used, if one was.
+    pub(crate) min_btf: Option<String>,
 }
 
 impl Session {
@@ -84,8 +87,29 @@ impl Session {
         // loaded again with the group's next one, so loading and attaching repeat until every
         // group has settled (at most once per alternative).
         let mut alternatives = Alternatives::new(program_names.iter().map(String::as_str));
+
+        // The kernel pre-check (`check`): programs whose type, helpers or attach target this
+        // kernel lacks are refused here, together, before anything is loaded; alternatives
+        // that fail it are skipped, and optional programs (or any, with `allow_partial`) are
+        // switched off and reported.
+        let report = crate::check::check(src, opts, false)?;
+        let blocking = report.blocking();
+        if !blocking.is_empty() && !opts.allow_partial {
+            return Err(LoadError::Unavailable {
+                probe: src.name.clone(),
+                failures: blocking,
+            });
+        }
+        report.fail_alternatives(&mut alternatives);
+        let prefailed: Vec<AttachFailure> = report
+            .failing()
+            .into_iter()
+            .filter(|f| alternatives.wanted(&f.program).is_none())
+            .collect();
+
         let (object, links, mut failures) = loop {
-            let (object, mut failures) = load(src, opts, &mut alternatives, &mut opened)?;
+            let (object, mut failures) =
+                load(src, opts, &mut alternatives, &mut opened, prefailed.clone())?;
             let (links, fell_back) = attach_all(&object, opts, &mut alternatives, &mut failures);
             if !fell_back {
                 break (object, links, failures);
@@ -110,6 +134,7 @@ impl Session {
             links,
             failures,
             object,
+            reattached: Vec::new(),
         })
     }
 
@@ -120,6 +145,9 @@ impl Session {
 
     /// Names of attached programs (a perf_event program appears once per CPU).
     pub fn attached(&self) -> Vec<&str> {
+        if self.links.is_empty() {
+            return self.reattached.iter().map(String::as_str).collect();
+        }
         let mut names: Vec<&str> = self.links.iter().map(|(n, _)| n.as_str()).collect();
         names.dedup();
         names
@@ -244,14 +272,15 @@ fn attach_all(
 /// Loads the object with the current alternative of each group (a group whose alternative
 /// the kernel refuses moves on to its next one and the load is retried); with
 /// `allow_partial`, other programs the kernel refuses are switched off and the load retried,
-/// each refusal becoming an [`AttachFailure`]. The first attempt uses `opened` when given.
+/// each refusal becoming an [`AttachFailure`]. The first attempt uses `opened` when given;
+/// `disabled` starts with the programs the pre-check switched off.
 fn load(
     src: &ProbeSource,
     opts: &LoadOpts,
     alternatives: &mut Alternatives,
     opened: &mut Option<OpenObject>,
+    mut disabled: Vec<AttachFailure>,
 ) -> Result<(Object, Vec<AttachFailure>), LoadError> {
-    let mut disabled: Vec<AttachFailure> = Vec::new();
     loop {
         let mut open = match opened.take() {
             Some(o) => o,
@@ -281,9 +310,6 @@ fn load(
             Ok(object) => return Ok((object, disabled)),
             Err(e) => e,
         };
-        let errno = errno_of(&err)
-            .or_else(|| libbpf_log::failed_errno(&lines))
-            .map(|c| c.abs());
         let Some(program) = libbpf_log::failed_program(&lines) else {
             return Err(LoadError::Load {
                 path: src.path.clone(),
@@ -297,20 +323,12 @@ fn load(
             .unwrap_or(AttachKind::Other {
                 section: String::new(),
             });
-        let log_tail = libbpf_log::verifier_tail(&lines, &program, 20);
-        let trampoline_refused = matches!(
-            kind,
-            AttachKind::Trampoline { .. } | AttachKind::RawTracepoint { btf: true, .. }
-        ) && log_tail.is_empty();
-        let refusal = if trampoline_refused {
-            trampoline::refusal(errno)
-        } else {
-            let last = log_tail.last().cloned().unwrap_or_default();
-            Refusal::from(format!(
-                "the verifier rejected it ({}): {last}",
-                errno.map_or_else(|| "unknown error".into(), errno_text)
-            ))
-        };
+        let LoadRefusal {
+            refusal,
+            trampoline_refused,
+            errno,
+            log_tail,
+        } = load_refusal(&err, &lines, &program, &kind);
         // A group moves on to its next alternative whatever the failure; it is reported
         // (by `Alternatives::unavailable`) only when none is left.
         if alternatives.fail(&program, refusal.cause.clone()).is_some() {
@@ -328,7 +346,7 @@ fn load(
         if !opts.allow_partial && !trampoline_refused && !is_optional(&program) {
             return Err(LoadError::Verifier {
                 program,
-                errno: errno.map_or_else(|| "unknown error".into(), errno_text),
+                errno,
                 log_tail,
             });
         }
@@ -343,4 +361,54 @@ fn load(
 /// The last line libbpf logged, which usually names the failure.
 fn last_line(lines: &[String]) -> Option<String> {
     lines.last().map(|l| l.trim().to_string())
+}
+
+/// Why the kernel refused to load `program` (of `kind`), from libbpf's error and log.
+pub(crate) struct LoadRefusal {
+    /// The cause, with advice.
+    pub refusal: Refusal,
+    /// A trampoline program (fentry/fexit/tp_btf) refused without a verifier log: the
+    /// kernel refuses the whole kind, not this program.
+    pub trampoline_refused: bool,
+    /// The errno, as text.
+    pub errno: String,
+    /// The last lines of the verifier log.
+    pub log_tail: Vec<String>,
+}
+
+pub(crate) fn load_refusal(
+    err: &libbpf_rs::Error,
+    lines: &[String],
+    program: &str,
+    kind: &AttachKind,
+) -> LoadRefusal {
+    let errno = errno_of(err)
+        .or_else(|| libbpf_log::failed_errno(lines))
+        .map(|c| c.abs());
+    let log_tail = libbpf_log::verifier_tail(lines, program, 20);
+    let trampoline_refused = matches!(
+        kind,
+        AttachKind::Trampoline { .. } | AttachKind::RawTracepoint { btf: true, .. }
+    ) && log_tail.is_empty();
+    let refusal = if trampoline_refused {
+        trampoline::refusal(errno)
+    } else {
+        // The verifier's complaint, not the statistics it prints after it.
+        let last = log_tail
+            .iter()
+            .rev()
+            .find(|l| !l.starts_with("processed ") && !l.starts_with("verification time"))
+            .cloned()
+            .unwrap_or_default();
+        Refusal::from(format!(
+            "the verifier rejected it ({}): {last}",
+            errno.map_or_else(|| "unknown error".into(), errno_text)
+        ))
+    };
+    LoadRefusal {
+        refusal,
+        trampoline_refused,
+        errno: errno.map_or_else(|| "unknown error".into(), errno_text),
+        log_tail,
+    }
 }

@@ -59,7 +59,8 @@ fn bpffs_entries() -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Asserts the loader failed with exactly one `coreship-load: error:` line containing `needle`.
+/// Asserts the loader failed with exactly one `coreship-load: error:` line containing `needle`
+/// (in that line or the indented lines after it: the pre-check lists one program per line).
 fn assert_one_line_error(args: &[&str], needle: &str) -> String {
     let out = run_loader(args);
     assert!(!out.status.success(), "{args:?} succeeded");
@@ -69,12 +70,21 @@ fn assert_one_line_error(args: &[&str], needle: &str) -> String {
         .filter(|l| l.starts_with("coreship-load: error:"))
         .collect();
     assert_eq!(errors.len(), 1, "{args:?}: stderr:\n{}", out.stderr);
+    let error: Vec<&str> = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("coreship-load: error:"))
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with("  "))
+        .map(|(_, l)| l)
+        .collect();
+    let error = error.join("\n");
     assert!(
-        errors[0].contains(needle),
+        error.contains(needle),
         "{args:?}: expected `{needle}` in:\n{}",
         out.stderr
     );
-    errors[0].to_string()
+    error
 }
 
 #[test]

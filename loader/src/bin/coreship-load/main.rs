@@ -3,12 +3,16 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod check;
 mod duration;
 mod import;
+mod pin;
+mod ps;
 mod pull;
 mod run;
 mod signals;
 mod source_args;
+mod stop;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +29,14 @@ struct Cli {
 enum Command {
     /// Load a probe, attach every program and print its events until stopped
     Run(Box<run::Args>),
+    /// Report whether this kernel has what each program needs (program type, helpers, attach
+    /// target, CO-RE relocations, the verifier's verdict); loads nothing permanently. Exit
+    /// status 1 when the probe cannot run here
+    Check(check::Args),
+    /// List the probes pinned in bpffs by `run --pin` (name, digest, programs, since)
+    Ps(ps::Args),
+    /// Unpin a probe pinned by `run --pin`, which detaches its programs
+    Stop(stop::Args),
     /// Fetch an artifact from its registry into the local cache (verified), for later
     /// `run … --offline`
     Pull(pull::Args),
@@ -37,6 +49,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::exec(*a),
+        Command::Check(a) => match check::exec(a) {
+            Ok(true) => Ok(()),
+            // The report says why; no error line.
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Command::Ps(a) => ps::exec(a),
+        Command::Stop(a) => stop::exec(a),
         Command::Pull(a) => pull::exec(a),
         Command::Import(a) => import::exec(a),
     };

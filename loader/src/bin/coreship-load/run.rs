@@ -1,12 +1,12 @@
 //! `coreship-load run`: load, attach, stream, detach.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use coreship_loader::{AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, RunOpts, SetArg};
 
 use crate::source_args::SourceArgs;
-use crate::{duration, signals};
+use crate::{duration, pin, signals};
 
 /// Arguments of `coreship-load run`.
 #[derive(clap::Args)]
@@ -56,6 +56,14 @@ pub struct Args {
     /// `coreship inspect` lists a probe's settings
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_set)]
     set: Vec<SetArg>,
+    /// Pin every link and map in bpffs under DIR (default /sys/fs/bpf/coreship/NAME) so the
+    /// probe stays attached after this process; if DIR is already pinned, re-attach to it
+    /// (nothing is loaded) and print its output. The pins stay at exit: `stop` removes them
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    pin: Option<String>,
+    /// With --pin: pin and exit at once, leaving the probe running with no process
+    #[arg(long, requires = "pin")]
+    detach: bool,
     /// Copy libbpf's log to stderr
     #[arg(short, long)]
     verbose: bool,
@@ -68,12 +76,12 @@ enum FormatArg {
     Folded,
 }
 
-fn parse_spec(s: &str) -> Result<AttachSpec, String> {
+pub(crate) fn parse_spec(s: &str) -> Result<AttachSpec, String> {
     s.parse()
         .map_err(|e: coreship_loader::LoadError| e.to_string())
 }
 
-fn parse_set(s: &str) -> Result<SetArg, String> {
+pub(crate) fn parse_set(s: &str) -> Result<SetArg, String> {
     s.parse()
         .map_err(|e: coreship_loader::SettingError| e.to_string())
 }
@@ -92,8 +100,15 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         return Err(coreship_loader::StackError::FlamegraphDisabled.into());
     }
     // Digests and signatures are checked here, before anything reaches the kernel.
-    let src = args.source.fetch()?.source;
-    let opts = RunOpts {
+    let fetched = args.source.fetch()?;
+    let src = fetched.source;
+    let started = Instant::now();
+    let events_given: Vec<String> = args
+        .event
+        .iter()
+        .map(|e| format!("{}={}", e.map, e.type_spec))
+        .collect();
+    let mut opts = RunOpts {
         load: LoadOpts {
             btf: args.btf,
             attach: args.attach,
@@ -117,42 +132,93 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         flamegraph: args.flamegraph,
     };
     let name = src.name.clone();
+    let pin = match args.pin {
+        None => None,
+        Some(dir) => {
+            let dir = if dir.is_empty() {
+                coreship_loader::default_pin_dir(&name)
+            } else {
+                PathBuf::from(dir)
+            };
+            let pinned = pin::prepare(
+                &src,
+                &dir,
+                fetched.digest.map(|d| d.to_string()),
+                &args.source.probe,
+                events_given,
+                &mut opts,
+                args.detach,
+            )?;
+            if args.detach {
+                // The links are pinned and disconnected: dropping the session leaves them.
+                drop(pinned.session);
+                return Ok(());
+            }
+            Some(pinned)
+        }
+    };
+    let pin_note = pin.as_ref().map(|p| (p.dir.clone(), p.reattached));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let report = coreship_loader::run(
-        &src,
-        &opts,
-        &signals::STOP,
-        &mut out,
-        &mut |session, plan| {
-            if let Some(kernel) = session.min_btf() {
-                eprintln!(
-                    "coreship-load: {name}: relocated against the minimal BTF shipped for {kernel}"
-                );
-            }
-            for f in session.failures() {
-                eprintln!("coreship-load: {name}: skipped {f}");
-            }
-            for map in &plan.undeclared {
-                eprintln!(
-                    "coreship-load: {name}: map {map} has no declared record type, printing hex; \
-                 declare it with CORESHIP_EVENTS or pass --event {map}='struct NAME'"
-                );
-            }
+    let mut ready = |session: &coreship_loader::Session, plan: &coreship_loader::OutputPlan| {
+        if let Some(kernel) = session.min_btf() {
             eprintln!(
-                "coreship-load: {name}: attached {}; {}",
-                session.attached().join(", "),
-                match opts.duration {
-                    Some(d) => format!("running for {d:?}"),
-                    None => "Ctrl-C to stop".into(),
-                }
+                "coreship-load: {name}: relocated against the minimal BTF shipped for {kernel}"
             );
-        },
-    )?;
-    eprintln!(
-        "coreship-load: {name}: detached; {} events, {} lost",
-        report.events, report.lost
-    );
+        }
+        for f in session.failures() {
+            eprintln!("coreship-load: {name}: skipped {f}");
+        }
+        for map in &plan.undeclared {
+            eprintln!(
+                "coreship-load: {name}: map {map} has no declared record type, printing hex; \
+                 declare it with CORESHIP_EVENTS or pass --event {map}='struct NAME'"
+            );
+        }
+        let pinned = match &pin_note {
+            Some((dir, true)) => format!(
+                "; re-attached to its pins in {} (nothing loaded; they stay attached at exit)",
+                dir.display()
+            ),
+            Some((dir, false)) => {
+                format!("; pinned in {} (they stay attached at exit)", dir.display())
+            }
+            None => String::new(),
+        };
+        eprintln!(
+            "coreship-load: {name}: attached {}{pinned}; {}",
+            session.attached().join(", "),
+            match opts.duration {
+                Some(d) => format!("running for {d:?}"),
+                None => "Ctrl-C to stop".into(),
+            }
+        );
+    };
+    let report = match pin {
+        Some(p) => coreship_loader::stream(
+            &src,
+            p.session,
+            started,
+            &opts,
+            &signals::STOP,
+            &mut out,
+            &mut ready,
+        )?,
+        None => coreship_loader::run(&src, &opts, &signals::STOP, &mut out, &mut ready)?,
+    };
+    match pin_note.map(|(dir, _)| (coreship_loader::pin_name(&dir), dir)) {
+        Some((pin_name, dir)) => eprintln!(
+            "coreship-load: {name}: stopped reading; {} events, {} lost; still pinned in {} \
+             (`coreship-load stop {pin_name}` detaches it)",
+            report.events,
+            report.lost,
+            dir.display()
+        ),
+        None => eprintln!(
+            "coreship-load: {name}: detached; {} events, {} lost",
+            report.events, report.lost
+        ),
+    }
     if let Some(svg) = &opts.flamegraph {
         eprintln!(
             "coreship-load: {name}: flame graph written to {}",
