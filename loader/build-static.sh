@@ -180,9 +180,11 @@ fi
 
 # libbpf-sys compiles its vendored libbpf with the target's C compiler (musl-gcc) and links
 # libelf.a/libz.a from LIBBPF_SYS_LIBRARY_PATH (feature `static`). Target-scoped variables, so
-# host build scripts (and a glibc build in the same target dir) are unaffected. (libbpf's own
-# make runs the host `ar`, whose generic ELF support indexes arm64 objects too.)
-export "CC_$rust_target_env=$cc" "CFLAGS_$rust_target_env=$c_flags" \
+# host build scripts (and a glibc build in the same target dir) are unaffected; the include
+# paths go there too and not in libbpf-sys's unscoped LIBBPF_SYS_EXTRA_CFLAGS, which would
+# rebuild libbpf for one arch after each build for the other. (libbpf's own make runs the host
+# `ar`, whose generic ELF support indexes arm64 objects too.)
+export "CC_$rust_target_env=$cc" \
+    "CFLAGS_$rust_target_env=$c_flags -I$prefix/include -idirafter $prefix/kernel-headers" \
     "LIBBPF_SYS_LIBRARY_PATH_$rust_target_env=$prefix/lib"
-LIBBPF_SYS_EXTRA_CFLAGS="-I$prefix/include -idirafter $prefix/kernel-headers" \
-    cargo_build "$rust_target" "$@"
+cargo_build "$rust_target" "$@"

@@ -115,14 +115,14 @@ virtio_net_modules=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/vir
     drivers/net/virtio_net)
 
 cmd_initramfs() {
-    local arch="$1" out="$2" kernel modules busybox loader workload tree m
+    local arch="$1" out="$2" kernel modules busybox loader workload m
     kernel="$(cmd_kernel "$arch")"
     modules="$(dirname "$(dirname "$kernel")")/lib/modules/${kernel##*/vmlinuz-}/kernel"
     busybox="$(cmd_busybox "$arch")"
     loader="$(cmd_loader "$arch")"
     workload="$(cmd_workload "$arch")"
-    tree="$(mktemp -d)"
-    trap 'rm -rf "$tree"' RETURN
+    tree="$(mktemp -d)" # global: the EXIT trap removes it
+    trap 'rm -rf "$tree"' EXIT
     mkdir -p "$tree"/{bin,dev,proc,sys,tmp,etc}
     install -m755 "$busybox" "$tree/bin/busybox"
     for applet in sh mount cat cut grep insmod ip kill sleep usleep tr true uname; do
