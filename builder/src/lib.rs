@@ -77,8 +77,8 @@ pub use libbpf_log::LibbpfError;
 pub use link::LinkError;
 pub use manifest::{read_workspace, ManifestError, ProbeLang, ProbeSpec, Workspace};
 pub use publish::{
-    attach_signature, default_name, export, pack, pack_options, push, rfc3339, sign, Flavor,
-    PublishError, Published,
+    attach_signature, default_name, export, pack, pack_options, push, sign, Flavor, PublishError,
+    Published,
 };
 pub use rust_probe::MissingRustTool;
 pub use vmlinux::{

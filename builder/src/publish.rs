@@ -68,7 +68,7 @@ pub fn pack(
 /// when `root` is in a git checkout.
 pub fn pack_options(root: &Path) -> Result<PackOptions, PublishError> {
     let created = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Some(rfc3339(
+        Ok(v) => Some(coreship_registry::rfc3339(
             v.trim()
                 .parse()
                 .map_err(|_| PublishError::SourceDateEpoch(v.clone()))?,
@@ -101,28 +101,6 @@ fn strip_userinfo(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (proleptic Gregorian, UTC).
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// The name a probe is exported or pushed under: `<prefix>/<name>:<version>`, or
@@ -331,14 +309,6 @@ pub fn attach_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unix_times_format_as_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_996_800), "2026-11-30T00:00:00Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
 
     #[test]
     fn credentials_in_remote_urls_are_not_published() {

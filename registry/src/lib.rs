@@ -42,6 +42,7 @@ pub mod store;
 mod tarball;
 #[doc(hidden)]
 pub mod testing;
+mod time;
 
 // --- registry client (feature `client`) ---
 #[cfg(feature = "client")]
@@ -60,3 +61,4 @@ pub use reference::{valid_repository, valid_tag, Reference, ReferenceError};
 #[cfg(feature = "sign")]
 pub use signature::{keygen, SecretKey};
 pub use signature::{KeyId, PublicKey, SignatureError, TrustedKeys, Verified};
+pub use time::rfc3339;

@@ -4,9 +4,7 @@
 
 use coreship_registry::artifact::{self, PackOptions, Packed};
 use coreship_registry::server::{self, AppState, ServerOptions};
-use coreship_registry::{
-    Arch, ArchObject, BuildInfo, Package, ProgramInfo, Sha256Digest, SourceInfo, SCHEMA_VERSION,
-};
+use coreship_registry::{Arch, Sha256Digest};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -266,45 +264,17 @@ pub fn push_packed(agent: &ureq::Agent, base: &str, repo: &str, tag: &str, packe
 /// A package directory with objects for `arches` and one tracepoint program.
 pub fn package_dir(dir: &Path, name: &str, arches: &[Arch]) -> PathBuf {
     let pkg_dir = dir.join(format!("pkg-{name}"));
-    let mut objects = Vec::new();
-    for arch in arches {
-        let bytes = format!("\x7fELF fake object of {name} for {arch}").into_bytes();
-        let file = format!("{}/{name}.bpf.o", arch.as_str());
-        std::fs::create_dir_all(pkg_dir.join(arch.as_str())).unwrap();
-        std::fs::write(pkg_dir.join(&file), &bytes).unwrap();
-        objects.push(ArchObject {
-            arch: *arch,
-            file,
-            sha256: Sha256Digest::of(&bytes),
-            size: bytes.len() as u64,
-            min_btf: Vec::new(),
-        });
-    }
-    let pkg = Package {
-        schema_version: SCHEMA_VERSION,
-        name: name.into(),
-        version: "0.1.0".into(),
-        description: Some(format!("{name} test probe")),
-        license: "GPL".into(),
-        source: SourceInfo {
-            file: format!("{name}.bpf.c"),
-            sha256: Sha256Digest::of(name.as_bytes()),
-        },
-        build: BuildInfo {
-            clang: "clang 19".into(),
-            kernel_release: None,
-            cflags: vec![],
-        },
-        objects,
-        programs: vec![ProgramInfo {
-            name: format!("handle_{name}"),
-            section: "tp/sched/sched_process_exec".into(),
-            prog_type: "tracepoint".into(),
-            attach: Some("sched/sched_process_exec".into()),
-        }],
-        maps: vec![],
-    };
-    pkg.write_dir(&pkg_dir).unwrap();
+    let objects: Vec<(Arch, Vec<u8>)> = arches
+        .iter()
+        .map(|a| {
+            (
+                *a,
+                format!("\x7fELF fake object of {name} for {a}").into_bytes(),
+            )
+        })
+        .collect();
+    let objects: Vec<(Arch, &[u8])> = objects.iter().map(|(a, b)| (*a, b.as_slice())).collect();
+    coreship_registry::testing::write_package(&pkg_dir, name, &objects);
     pkg_dir
 }
 
