@@ -17,7 +17,7 @@ if [ "${CORESHIP_PEERS:-0}" = 1 ]; then
     packages+=(docker-registry skopeo minisign chromium python3-venv)
     # The qemu guests (loader/tests/qemu_guest.rs, examples/embedded-vm): TCG qemu, an initramfs
     # of busybox, and static musl builds for x86_64 and, with arm64's musl, aarch64.
-    packages+=(qemu-system-x86 qemu-system-arm busybox-static cpio musl-tools gcc-aarch64-linux-gnu
+    packages+=(qemu-system-x86 qemu-system-arm busybox-static cpio lz4 zstd musl-tools gcc-aarch64-linux-gnu
         linux-libc-dev-arm64-cross musl-dev:arm64)
     dpkg --add-architecture arm64 # apt-get update below then lists arm64 packages too
 fi

@@ -51,6 +51,8 @@ echo "@@ coreship-vm: up $(uptime)s $(uname -m) $(uname -r)"
 args_for() {
 	case "$1" in
 	ustate | ufunc) echo "--uprobe /bin/coreship-workload:coreship_workload_step" ;;
+	# Shipped minimal BTF instead of the kernel's (as on a kernel built without BTF).
+	*-minbtf) echo "--ignore-kernel-btf" ;;
 	esac
 }
 

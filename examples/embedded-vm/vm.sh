@@ -3,6 +3,8 @@
 # a Debian 6.1 cloud kernel and a busybox-static initramfs for a qemu "device".
 #
 #   vm.sh kernel ARCH             # Debian's 6.1 cloud kernel (vmlinuz), downloaded once
+#   vm.sh btf x86_64              # that kernel's vmlinux (ELF with .BTF), unpacked from its bzImage,
+#                                 # the input `coreship build --min-btf` needs for it
 #   vm.sh busybox ARCH            # busybox-static for ARCH
 #   vm.sh loader ARCH             # the static musl coreship-load (loader/build-static.sh)
 #   vm.sh workload ARCH           # workload.c, static musl
@@ -71,6 +73,35 @@ cmd_kernel() {
         dir="$(fetch_deb "$darch" "$pkg" "$pkg")"
     fi
     find "$dir/root/boot" -name 'vmlinuz-*' | head -n1
+}
+
+# The kernel's uncompressed vmlinux (x86_64 bzImage: the payload the setup header points at,
+# compressed with lz4, gzip, xz or zstd), kept beside the kernel; prints its path.
+cmd_btf() {
+    [ "$1" = x86_64 ] || die "btf: only x86_64 (an arm64 Image keeps no ELF sections)"
+    local kernel out payload
+    kernel="$(cmd_kernel "$1")"
+    out="$(dirname "$kernel")/vmlinux-${kernel##*/vmlinuz-}"
+    if [ ! -s "$out" ]; then
+        payload="$(mktemp)"
+        python3 - "$kernel" "$payload" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+setup_sects = b[0x1F1] or 4
+offset, length = struct.unpack("<II", b[0x248:0x250])
+start = (setup_sects + 1) * 512 + offset
+open(sys.argv[2], "wb").write(b[start:start + length])
+PY
+        case "$(head -c4 "$payload" | od -An -tx1 | tr -d ' \n')" in
+        02214c18) lz4 -d -q -f "$payload" "$out" ;;
+        1f8b*) gzip -dc <"$payload" >"$out" ;;
+        fd377a58) xz -dc <"$payload" >"$out" ;;
+        28b52ffd) zstd -d -q -c <"$payload" >"$out" ;;
+        *) die "btf: unknown compression of $kernel's payload" ;;
+        esac
+        rm -f "$payload"
+    fi
+    echo "$out"
 }
 
 cmd_busybox() {
@@ -167,12 +198,12 @@ cmd_boot() {
         -append "console=$console quiet panic=-1 $*"
 }
 
-[ $# -ge 2 ] || die "usage: vm.sh kernel|busybox|loader|workload|initramfs|boot ARCH …"
+[ $# -ge 2 ] || die "usage: vm.sh kernel|btf|busybox|loader|workload|initramfs|boot ARCH …"
 cmd="$1"
 shift
 debarch "$1" >/dev/null
 case "$cmd" in
-kernel | busybox | loader | workload) "cmd_$cmd" "$1" ;;
+kernel | btf | busybox | loader | workload) "cmd_$cmd" "$1" ;;
 initramfs)
     [ $# -eq 2 ] || die "usage: vm.sh initramfs ARCH OUT"
     cmd_initramfs "$@"

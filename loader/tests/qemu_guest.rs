@@ -42,12 +42,60 @@ fn push_probes(registry: &Registry) -> Vec<String> {
         .collect()
 }
 
+/// The key a device without os-release gets for the x86_64 guest kernel, and its BTF (the
+/// kernel's vmlinux, unpacked from its bzImage by vm.sh).
+fn guest_kernel_btf() -> (String, std::path::PathBuf) {
+    let vmlinux = vm::vm_sh(&["btf", "x86_64"]);
+    let name = vmlinux.file_name().unwrap().to_string_lossy().into_owned();
+    let release = name.strip_prefix("vmlinux-").unwrap().to_string();
+    (format!("linux/none/x86_64/{release}"), vmlinux)
+}
+
+/// execsnoop built with minimal BTF for the guest kernel only, pushed as `execsnoop-minbtf`
+/// (the guest runs it with --ignore-kernel-btf, as on a kernel built without BTF).
+fn push_min_btf_probe(registry: &Registry, key: &str, vmlinux: &Path) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-min-btf");
+    let _ = std::fs::remove_dir_all(&dir);
+    let kernels = dir.join("kernels");
+    let input = kernels.join(format!("{key}.btf"));
+    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
+    std::fs::copy(vmlinux, &input).unwrap();
+    let out = dir.join("out");
+    let source = common::root().join("bpf/execsnoop.bpf.c");
+    ok(&run_bin(
+        "coreship",
+        &[
+            "build",
+            source.to_str().unwrap(),
+            "--arch",
+            "x86_64",
+            "--out",
+            out.to_str().unwrap(),
+            "--min-btf",
+            kernels.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    let tag = "execsnoop-minbtf:0.0.0".to_string();
+    let reference = format!("{}/probes/{tag}", registry.host);
+    let pkg = out.join("execsnoop");
+    ok(&run_bin(
+        "coreship",
+        &["push", pkg.to_str().unwrap(), &reference],
+        &[("CORESHIP_REGISTRY_TOKEN", Path::new(TOKEN))],
+    ));
+    tag
+}
+
 /// Builds the `arch` initramfs, pushes the probes, boots and returns the console.
-fn run_guest(arch: &str, timeout: Duration) -> Console {
+fn run_guest(arch: &str, timeout: Duration, min_btf: Option<(&str, &Path)>) -> Console {
     let initramfs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vm-{arch}.cpio.gz"));
     vm::vm_sh(&["initramfs", arch, initramfs.to_str().unwrap()]);
     let registry = Registry::coreship(&format!("vm-registry-{arch}"));
-    let refs = push_probes(&registry);
+    let mut refs = push_probes(&registry);
+    if let Some((key, vmlinux)) = min_btf {
+        refs.push(push_min_btf_probe(&registry, key, vmlinux));
+    }
     let port = registry.host.rsplit_once(':').unwrap().1;
     let console = vm::boot(
         arch,
@@ -218,8 +266,20 @@ fn x86_64_guest_on_linux_6_1_pulls_the_host_built_probes_and_sees_the_workload()
     if !vm_available("x86_64") {
         return;
     }
-    let console = run_guest("x86_64", Duration::from_secs(120));
+    let (key, vmlinux) = guest_kernel_btf();
+    let console = run_guest("x86_64", Duration::from_secs(120), Some((&key, &vmlinux)));
     let (ksleep, tcpsend) = check_all(&console);
+    // The same exec events through the shipped minimal BTF instead of the kernel's.
+    let runs = console.runs();
+    let min_btf = run_of(&runs, "execsnoop-minbtf", &console);
+    assert!(
+        min_btf.stderr.contains(&format!(
+            "relocated against the minimal BTF shipped for {key}"
+        )),
+        "{}",
+        min_btf.stderr
+    );
+    check_execsnoop(min_btf);
     eprintln!("x86_64 guest: ksleep attached {ksleep}, tcpsend {tcpsend}");
     assert!(
         console.elapsed < Duration::from_secs(60),
@@ -233,7 +293,7 @@ fn aarch64_guest_on_linux_6_1_runs_the_same_artifacts_arm64_objects() {
     if !vm_available("aarch64") {
         return;
     }
-    let console = run_guest("aarch64", Duration::from_secs(240));
+    let console = run_guest("aarch64", Duration::from_secs(240), None);
     assert!(
         console.text.contains(" aarch64 6.1."),
         "not an arm64 6.1 guest:\n{}",
