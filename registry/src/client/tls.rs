@@ -1,15 +1,22 @@
 //! HTTPS through rustls (ring) trusting the system CA bundle plus `--ca-file` PEMs.
 //!
-//! The bundle is read as PEM with ureq's parser (rustls-pki-types underneath), which adds no
-//! dependency; `rustls-native-certs` would add `openssl-probe` to do the same on Linux.
+//! The bundle is read as PEM with rustls-pki-types' parser, which adds no dependency;
+//! `rustls-native-certs` would add `openssl-probe` to do the same on Linux.
 //! Bundled webpki roots are deliberately not used: sites that intercept TLS with their own CA
 //! install it in the system store, and so do embedded images.
 
 use super::error::ClientError;
-use super::transport::{agent_config, ClientOptions};
+use super::http::HttpError;
+use super::transport::ClientOptions;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
-use ureq::tls::{parse_pem, Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+
+/// An HTTPS connection.
+pub(crate) type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// Where Linux distributions keep the CA bundle (Debian/Alpine, Fedora/RHEL, openSUSE, other).
 const BUNDLES: &[&str] = &[
@@ -19,17 +26,14 @@ const BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-fn certs_in(pem: &[u8]) -> Vec<Certificate<'static>> {
-    parse_pem(pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
-            _ => None,
-        })
+fn certs_in(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(pem)
+        .filter_map(Result::ok)
         .collect()
 }
 
 /// The root certificates: `SSL_CERT_FILE` or the first system bundle found, plus `ca_files`.
-pub(crate) fn roots(ca_files: &[PathBuf]) -> Result<Vec<Certificate<'static>>, ClientError> {
+pub(crate) fn roots(ca_files: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, ClientError> {
     let mut certs = Vec::new();
     let env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
     let candidates = env.into_iter().chain(BUNDLES.iter().map(PathBuf::from));
@@ -63,17 +67,47 @@ pub(crate) fn roots(ca_files: &[PathBuf]) -> Result<Vec<Certificate<'static>>, C
     Ok(certs)
 }
 
-/// The agent for HTTPS requests (`_host` is for the stand-in's error).
-pub(crate) fn https_agent(opts: &ClientOptions, _host: &str) -> Result<ureq::Agent, ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .root_certs(RootCerts::Specific(Arc::new(roots(&opts.ca_files)?)))
-        .unversioned_rustls_crypto_provider(provider)
-        .build();
-    Ok(ureq::Agent::new_with_config(
-        agent_config(opts).tls_config(tls).build(),
-    ))
+/// The TLS side of the client: one rustls configuration (ring) for every HTTPS host.
+#[derive(Clone)]
+pub(crate) struct Https(Arc<ClientConfig>);
+
+impl Https {
+    /// Reads the roots (`_host` is for the stand-in's error).
+    pub(crate) fn new(opts: &ClientOptions, _host: &str) -> Result<Https, ClientError> {
+        let mut store = RootCertStore::empty();
+        // Bundles may hold certificates webpki cannot use (old or odd ones): skip those.
+        let (added, _ignored) = store.add_parsable_certificates(roots(&opts.ca_files)?);
+        if added == 0 {
+            return Err(ClientError::NoRoots {
+                looked: BUNDLES.join(", "),
+            });
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(store)
+            .with_no_client_auth();
+        Ok(Https(Arc::new(config)))
+    }
+
+    /// Wraps `tcp` in TLS to `host` (SNI and certificate name) and completes the handshake.
+    pub(crate) fn connect(&self, host: &str, mut tcp: TcpStream) -> Result<TlsStream, HttpError> {
+        let name =
+            ServerName::try_from(host.to_string()).map_err(|_| HttpError::Url(host.to_string()))?;
+        let mut conn = ClientConnection::new(self.0.clone(), name).map_err(|e| HttpError::Tls {
+            host: host.to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)
+                .map_err(|source| HttpError::Tls {
+                    host: host.to_string(),
+                    source,
+                })?;
+        }
+        Ok(StreamOwned::new(conn, tcp))
+    }
 }
 
 #[cfg(test)]
