@@ -191,17 +191,18 @@ impl Client {
     /// One request on a new connection, no redirects.
     fn once(
         &self,
-        method: &str,
+        method: &'static str,
         url: &str,
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Result<Response, ClientError> {
         let transport = |source: HttpError| ClientError::Transport {
-            method: static_method(method),
+            method,
             url: url.to_string(),
             source: Box::new(source),
         };
         let parsed = Url::parse(url).map_err(transport)?;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let https = if parsed.tls {
             Some(self.https(parsed.authority)?)
         } else {
@@ -213,7 +214,6 @@ impl Client {
             Some(h) => Conn::Tls(Box::new(h.connect(parsed.host, tcp).map_err(transport)?)),
             None => Conn::Plain(tcp),
         };
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
         http::exchange(conn, method, &parsed, headers, body).map_err(transport)
     }
 
@@ -410,14 +410,6 @@ pub(crate) fn read_errors(resp: &mut Response) -> RegistryErrors {
     resp.read_to_vec(64 << 10)
         .map(|b| RegistryErrors::parse(&b))
         .unwrap_or_default()
-}
-
-/// The method as the `&'static str` errors carry.
-fn static_method(m: &str) -> &'static str {
-    ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-        .into_iter()
-        .find(|s| *s == m)
-        .unwrap_or("request")
 }
 
 /// An unexpected status as an error, with the registry's error list.
