@@ -401,3 +401,63 @@ fn a_registry_that_refuses_oci_1_1_manifests_gets_the_compat_form() {
     let root = c.get_manifest(&r).unwrap();
     assert!(!String::from_utf8_lossy(&root.bytes).contains("artifactType"));
 }
+
+#[test]
+fn blob_redirects_are_followed_without_the_token_on_another_host() {
+    let blob = blob_bytes();
+    let served = blob.clone();
+    let storage = Scripted::start(move |req| match req.path.as_str() {
+        "/b?sig=1" => Reply::new(200, served.clone()),
+        _ => Reply::new(404, ""),
+    });
+    let storage_url = format!("http://localhost:{}/b?sig=1", storage.port);
+    let registry = Scripted::start(move |req| match req.header("authorization") {
+        // Same host first (a relative Location), then the storage host.
+        Some("Bearer tok") if req.path.ends_with("/next") => {
+            Reply::new(307, "").header("Location", storage_url.clone())
+        }
+        Some("Bearer tok") => Reply::new(302, "").header("Location", "/v2/a/next"),
+        _ => Reply::new(401, ""),
+    });
+    let dir = TempDir::new("redirect");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let desc = Descriptor::of("application/octet-stream", &blob);
+    let c = Client::new(ClientOptions {
+        credentials: creds(Secrets::Token(Secret("tok".into()))),
+        ..Default::default()
+    });
+    c.fetch_blob(&reference(&registry, "a"), &desc, &store, &NoProgress)
+        .unwrap();
+    assert!(store.contains(&desc.digest));
+    let hops = registry.requests();
+    assert_eq!(hops.len(), 2, "{hops:?}");
+    assert!(hops
+        .iter()
+        .all(|r| r.header("authorization") == Some("Bearer tok")));
+    let fetched = storage.requests();
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0].header("authorization"), None);
+    assert_eq!(
+        fetched[0].header("host"),
+        Some(format!("localhost:{}", storage.port).as_str())
+    );
+}
+
+#[test]
+fn redirect_loops_and_redirects_to_remote_plain_http_are_refused() {
+    let looping = Scripted::start(|_| Reply::new(302, "").header("Location", "/v2/a/again"));
+    let c = Client::new(ClientOptions::default());
+    let e = c.get_manifest(&reference(&looping, "a:1")).unwrap_err();
+    assert!(format!("{:?}", e).contains("Redirects(5)"), "{e:?}");
+    assert_eq!(looping.requests().len(), 6);
+    // 192.0.2.1 (TEST-NET-1) is never contacted: the redirect is refused before connecting.
+    let remote = Scripted::start(|_| {
+        Reply::new(302, "").header("Location", "http://192.0.2.1/v2/a/manifests/1")
+    });
+    let e = c.get_manifest(&reference(&remote, "a:1")).unwrap_err();
+    let chain = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+    assert!(
+        chain.contains("redirect to http://192.0.2.1/v2/a/manifests/1 refused"),
+        "{chain}"
+    );
+}

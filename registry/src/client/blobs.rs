@@ -3,7 +3,7 @@
 
 use super::error::ClientError;
 use super::progress::Progress;
-use super::transport::{header_str, pull_scope, push_scope, status_error, Call, Client};
+use super::transport::{header_str, pull_scope, push_scope, status_error, Call, Client, Response};
 use crate::oci::Descriptor;
 use crate::store::{BlobStore, BlobWriter, StoreError};
 use crate::{Reference, Sha256Digest};
@@ -88,7 +88,7 @@ impl Client {
     ) -> Result<bool, ClientError> {
         let url = self.url(r, &format!("blobs/{digest}"));
         let mut resp = self.send(r, scope, &Call::new("HEAD", url.clone()))?;
-        match resp.status().as_u16() {
+        match resp.status() {
             200 => Ok(true),
             404 => Ok(false),
             _ => Err(status_error("HEAD", &url, &mut resp)),
@@ -126,14 +126,14 @@ impl Client {
                 Err(ClientError::Transport { .. }) if attempt < attempts => continue,
                 Err(e) => return Err(e),
             };
-            match resp.status().as_u16() {
+            match resp.status() {
                 200 if offset > 0 => writer = store.writer()?,
                 200 => {}
                 206 if range_starts_at(header_str(&resp, "content-range").as_deref(), offset) => {}
                 206 => writer = store.writer()?,
                 _ => return Err(status_error("GET", &url, &mut resp)),
             }
-            let mut body = resp.into_body().into_reader();
+            let mut body = resp.into_body();
             let result = copy_limited(&mut body, &mut writer, desc, progress);
             match result {
                 Ok(n) => {
@@ -207,7 +207,7 @@ impl Client {
             None => uploads,
         };
         let mut resp = self.send(r, &scope, &Call::new("POST", post_url.clone()))?;
-        match resp.status().as_u16() {
+        match resp.status() {
             201 => {
                 progress.update(&desc.digest, total, total);
                 return Ok(BlobPush::Mounted);
@@ -228,7 +228,7 @@ impl Client {
                     .header("Content-Range", format!("{start}-{}", end - 1))
                     .body(&bytes[start..end]);
                 let mut resp = self.send(r, &scope, &call)?;
-                if resp.status().as_u16() != 202 {
+                if resp.status() != 202 {
                     return Err(status_error("PATCH", &location, &mut resp));
                 }
                 location = self::location(&location, &resp)?;
@@ -242,7 +242,7 @@ impl Client {
             .header("Content-Type", "application/octet-stream")
             .body(last);
         let mut resp = self.send(r, &scope, &call)?;
-        if !matches!(resp.status().as_u16(), 201 | 204) {
+        if !matches!(resp.status(), 201 | 204) {
             return Err(status_error("PUT", &put_url, &mut resp));
         }
         progress.update(&desc.digest, total, total);
@@ -250,7 +250,7 @@ impl Client {
     }
 }
 
-fn location(url: &str, resp: &ureq::http::Response<ureq::Body>) -> Result<String, ClientError> {
+fn location(url: &str, resp: &Response) -> Result<String, ClientError> {
     header_str(resp, "location")
         .filter(|l| !l.is_empty())
         .map(|l| Client::resolve_location(url, &l))

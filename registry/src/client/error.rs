@@ -85,9 +85,9 @@ pub enum ClientError {
         method: &'static str,
         /// The URL.
         url: String,
-        /// What the HTTP stack said.
+        /// What went wrong on the connection.
         #[source]
-        source: Box<ureq::Error>,
+        source: Box<super::http::HttpError>,
     },
     /// The registry answered with a status the operation does not expect.
     #[error("{method} {url}: HTTP {status}{errors}")]

@@ -73,7 +73,7 @@ impl Client {
         let call = Call::new("GET", url.clone()).header("Accept", ACCEPTED.join(", "));
         self.count_manifest_get();
         let mut resp = self.send(r, &pull_scope(r), &call)?;
-        match resp.status().as_u16() {
+        match resp.status() {
             200 => {}
             404 => {
                 return Err(ClientError::NotFound {
@@ -134,7 +134,7 @@ impl Client {
             .header("Content-Type", media_type)
             .body(bytes);
         let mut resp = self.send(r, &push_scope(r), &call)?;
-        if !matches!(resp.status().as_u16(), 200 | 201 | 202 | 204) {
+        if !matches!(resp.status(), 200 | 201 | 202 | 204) {
             return Err(status_error("PUT", &url, &mut resp));
         }
         let digest = Sha256Digest::of(bytes);
@@ -158,7 +158,7 @@ impl Client {
         }
         Ok(PutManifest {
             digest,
-            subject_indexed: resp.headers().contains_key("oci-subject"),
+            subject_indexed: resp.header("oci-subject").is_some(),
         })
     }
 
@@ -173,7 +173,7 @@ impl Client {
         let mut tags = Vec::new();
         for _ in 0..1000 {
             let mut resp = self.send(r, &pull_scope(r), &Call::new("GET", url.clone()))?;
-            match resp.status().as_u16() {
+            match resp.status() {
                 200 => {}
                 404 => {
                     return Err(ClientError::NotFound {

@@ -1,5 +1,6 @@
 //! The registry client shared by the builder (push) and the loader (pull), and the loader's
-//! local cache. Blocking I/O over ureq; HTTPS only with the `tls` feature.
+//! local cache. Blocking I/O over a small std HTTP/1.1 client; HTTPS (rustls) only with the
+//! `tls` feature.
 //!
 //! Phases of a pull: [`Client::get_manifest`] resolves the reference (one request, digest
 //! checked), [`pull`] opens the artifact for one architecture from the [`Cache`], fetching
@@ -19,6 +20,7 @@ mod blobs;
 mod cache;
 pub mod credentials;
 mod error;
+mod http;
 mod manifests;
 mod progress;
 mod pull;
@@ -33,6 +35,7 @@ pub use blobs::BlobPush;
 pub use cache::{cache_name, Cache, ANNOTATION_CACHE_ROOT};
 pub use credentials::{Credentials, Secret, Secrets};
 pub use error::{ClientError, RegistryError, RegistryErrors};
+pub use http::HttpError;
 pub use manifests::{FetchedManifest, PutManifest};
 pub use progress::{NoProgress, Progress, ProgressFn};
 pub use pull::{open_cached, pull, Pulled};

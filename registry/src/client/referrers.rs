@@ -44,7 +44,7 @@ impl Client {
         let url = self.url(r, &format!("referrers/{subject}"));
         let call = Call::new("GET", url.clone()).header("Accept", MEDIA_TYPE_INDEX);
         let mut resp = self.send(r, &pull_scope(r), &call)?;
-        let index = match resp.status().as_u16() {
+        let index = match resp.status() {
             200 => {
                 let bytes = read_body("GET", &url, &mut resp, MAX_MANIFEST_BYTES as u64)?;
                 match Manifest::parse(&bytes, Some(MEDIA_TYPE_INDEX)) {

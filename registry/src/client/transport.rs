@@ -1,16 +1,21 @@
-//! [`Client`] and [`ClientOptions`]: one blocking HTTP agent per scheme, the choice of HTTP or
-//! HTTPS per registry, authentication retries, URL building and request statistics.
+//! [`Client`] and [`ClientOptions`]: the choice of HTTP or HTTPS per registry, redirects,
+//! authentication retries, URL building and request statistics, over the small HTTP/1.1
+//! client in `http.rs`.
 
 use super::auth::{parse_challenge, token_query, AuthState, Challenge, TokenResponse};
 use super::credentials::{basic_header, Credentials, Secrets};
 use super::error::{ClientError, RegistryErrors};
+pub(crate) use super::http::Response;
+use super::http::{self, Conn, HttpError, Url};
+use super::tls::Https;
 use crate::Reference;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
-use ureq::http::{self, Response};
-use ureq::Body;
+
+/// Redirects followed for one GET or HEAD (registries send blob GETs to storage hosts).
+const MAX_REDIRECTS: u32 = 5;
 
 /// How the client talks to registries.
 #[derive(Debug, Clone)]
@@ -71,9 +76,8 @@ struct Counters {
 /// A blocking OCI distribution client. Cheap to share by reference; safe across threads.
 pub struct Client {
     opts: ClientOptions,
-    plain: ureq::Agent,
     /// Built on first HTTPS use, so that plain-HTTP use never reads CA files.
-    tls: Mutex<Option<ureq::Agent>>,
+    tls: Mutex<Option<Https>>,
     auth: Mutex<AuthState>,
     counters: Counters,
 }
@@ -117,25 +121,11 @@ pub(crate) fn push_scope(r: &Reference) -> String {
     format!("repository:{}:pull,push", r.repository)
 }
 
-pub(crate) fn agent_config(
-    opts: &ClientOptions,
-) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(opts.user_agent.as_str())
-        .timeout_connect(Some(opts.connect_timeout))
-        .timeout_per_read(Some(opts.io_timeout))
-        .timeout_per_write(Some(opts.io_timeout))
-        .max_redirects(5)
-}
-
 impl Client {
     /// A client with `opts`. Nothing is read or sent until the first request.
     pub fn new(opts: ClientOptions) -> Client {
-        let plain = ureq::Agent::new_with_config(agent_config(&opts).build());
         Client {
             opts,
-            plain,
             tls: Mutex::new(None),
             auth: Mutex::new(AuthState::default()),
             counters: Counters::default(),
@@ -188,57 +178,96 @@ impl Client {
         format!("{}{location}", &url[..origin_end])
     }
 
-    fn agent(&self, url: &str) -> Result<ureq::Agent, ClientError> {
-        if url.starts_with("http://") {
-            return Ok(self.plain.clone());
-        }
+    fn https(&self, host: &str) -> Result<Https, ClientError> {
         let mut tls = self.tls.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(a) = tls.as_ref() {
-            return Ok(a.clone());
+        if let Some(h) = tls.as_ref() {
+            return Ok(h.clone());
         }
-        let host = url
-            .trim_start_matches("https://")
-            .split('/')
-            .next()
-            .unwrap_or("");
-        let agent = super::tls::https_agent(&self.opts, host)?;
-        *tls = Some(agent.clone());
-        Ok(agent)
+        let https = Https::new(&self.opts, host)?;
+        *tls = Some(https.clone());
+        Ok(https)
     }
 
-    /// Sends one request without authentication handling.
+    /// One request on a new connection, no redirects.
+    fn once(
+        &self,
+        method: &'static str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Response, ClientError> {
+        let transport = |source: HttpError| ClientError::Transport {
+            method,
+            url: url.to_string(),
+            source: Box::new(source),
+        };
+        let parsed = Url::parse(url).map_err(transport)?;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let https = if parsed.tls {
+            Some(self.https(parsed.authority)?)
+        } else {
+            None
+        };
+        let tcp = http::connect(&parsed, self.opts.connect_timeout, self.opts.io_timeout)
+            .map_err(transport)?;
+        let conn = match https {
+            Some(h) => Conn::Tls(Box::new(h.connect(parsed.host, tcp).map_err(transport)?)),
+            None => Conn::Plain(tcp),
+        };
+        http::exchange(conn, method, &parsed, headers, body).map_err(transport)
+    }
+
+    /// Sends one request without authentication handling, following redirects of GET and
+    /// HEAD (up to [`MAX_REDIRECTS`]); `Authorization` is dropped when the host changes, and a
+    /// redirect to plain HTTP is followed only where plain HTTP is allowed anyway.
     pub(crate) fn raw(
         &self,
         call: &Call<'_>,
         authorization: Option<&str>,
-    ) -> Result<Response<Body>, ClientError> {
-        let transport = |source: ureq::Error| ClientError::Transport {
-            method: call.method,
-            url: call.url.clone(),
-            source: Box::new(source),
-        };
-        let agent = self.agent(&call.url)?;
-        let mut b = http::Request::builder()
-            .method(call.method)
-            .uri(call.url.as_str());
-        for (k, v) in &call.headers {
-            b = b.header(*k, v.as_str());
-        }
-        if let Some(a) = authorization {
-            b = b.header("Authorization", a);
-        }
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        // An empty body is sent as `Content-Length: 0`, not as an empty chunked stream, which
-        // some servers and proxies do not accept on POST.
+    ) -> Result<Response, ClientError> {
+        let mut headers: Vec<(&str, &str)> = vec![("User-Agent", self.opts.user_agent.as_str())];
+        headers.extend(call.headers.iter().map(|(k, v)| (*k, v.as_str())));
+        // An empty body is sent as `Content-Length: 0`, which servers and proxies expect on
+        // POST, PUT and PATCH.
         let body = match call.body {
             None if matches!(call.method, "POST" | "PUT" | "PATCH") => Some(&[][..]),
             other => other,
         };
-        let result = match body {
-            Some(body) => agent.run(b.body(body).map_err(|e| transport(e.into()))?),
-            None => agent.run(b.body(()).map_err(|e| transport(e.into()))?),
-        };
-        result.map_err(transport)
+        let follow = matches!(call.method, "GET" | "HEAD");
+        let mut url = call.url.clone();
+        let mut authorization = authorization;
+        for hop in 0.. {
+            let mut all = headers.clone();
+            if let Some(a) = authorization {
+                all.push(("Authorization", a));
+            }
+            let resp = self.once(call.method, &url, &all, body)?;
+            let location = match resp.header("location") {
+                Some(l) if follow && matches!(resp.status(), 301 | 302 | 303 | 307 | 308) => {
+                    l.to_string()
+                }
+                _ => return Ok(resp),
+            };
+            let refuse = |source: HttpError| ClientError::Transport {
+                method: call.method,
+                url: call.url.clone(),
+                source: Box::new(source),
+            };
+            if hop == MAX_REDIRECTS {
+                return Err(refuse(HttpError::Redirects(MAX_REDIRECTS)));
+            }
+            let next = Self::resolve_location(&url, &location);
+            let (from, to) = (Url::parse(&url), Url::parse(&next).map_err(refuse)?);
+            let from_tls = from.as_ref().is_ok_and(|u| u.tls);
+            if !to.tls && (from_tls || !(self.opts.insecure || to.is_loopback())) {
+                return Err(refuse(HttpError::PlainRedirect(next)));
+            }
+            if from.map(|u| u.authority).ok() != Some(to.authority) {
+                authorization = None;
+            }
+            url = next;
+        }
+        unreachable!("the loop returns by MAX_REDIRECTS")
     }
 
     /// Sends `call` to the repository of `r` for `scope`, answering one authentication
@@ -249,14 +278,14 @@ impl Client {
         r: &Reference,
         scope: &str,
         call: &Call<'_>,
-    ) -> Result<Response<Body>, ClientError> {
+    ) -> Result<Response, ClientError> {
         let creds = self
             .lock_auth()
             .credentials(&r.registry, self.opts.credentials.as_ref());
         for attempt in 0..2 {
             let header = self.lock_auth().header(&r.registry, scope, creds.as_ref());
             let mut resp = self.raw(call, header.as_deref())?;
-            let status = resp.status().as_u16();
+            let status = resp.status();
             if status != 401 && status != 403 {
                 return Ok(resp);
             }
@@ -336,7 +365,7 @@ impl Client {
             }
         };
         let url = realm.to_string();
-        let status = resp.status().as_u16();
+        let status = resp.status();
         if status == 401 || status == 403 {
             return Err(ClientError::Unauthorized {
                 url,
@@ -357,24 +386,18 @@ impl Client {
 }
 
 /// A header's value as a string.
-pub(crate) fn header_str(resp: &Response<Body>, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+pub(crate) fn header_str(resp: &Response, name: &str) -> Option<String> {
+    resp.header(name).map(str::to_string)
 }
 
 /// Reads a whole body, refusing more than `limit` bytes.
 pub(crate) fn read_body(
     method: &'static str,
     url: &str,
-    resp: &mut Response<Body>,
+    resp: &mut Response,
     limit: u64,
 ) -> Result<Vec<u8>, ClientError> {
-    resp.body_mut()
-        .with_config()
-        .limit(limit)
-        .read_to_vec()
+    resp.read_to_vec(limit)
         .map_err(|source| ClientError::Transport {
             method,
             url: url.to_string(),
@@ -383,25 +406,18 @@ pub(crate) fn read_body(
 }
 
 /// The error list of an error response (empty if unreadable).
-pub(crate) fn read_errors(resp: &mut Response<Body>) -> RegistryErrors {
-    resp.body_mut()
-        .with_config()
-        .limit(64 << 10)
-        .read_to_vec()
+pub(crate) fn read_errors(resp: &mut Response) -> RegistryErrors {
+    resp.read_to_vec(64 << 10)
         .map(|b| RegistryErrors::parse(&b))
         .unwrap_or_default()
 }
 
 /// An unexpected status as an error, with the registry's error list.
-pub(crate) fn status_error(
-    method: &'static str,
-    url: &str,
-    resp: &mut Response<Body>,
-) -> ClientError {
+pub(crate) fn status_error(method: &'static str, url: &str, resp: &mut Response) -> ClientError {
     ClientError::Status {
         method,
         url: url.to_string(),
-        status: resp.status().as_u16(),
+        status: resp.status(),
         errors: read_errors(resp),
     }
 }
