@@ -7,6 +7,8 @@
 #   coreship.probes=NAME:TAG,…            run in this order
 #   coreship.duration=3s                   each probe's --duration (it starts once attached)
 #   coreship.format=json                   the loader's --format (json or text)
+#   coreship.trust=BASE64                  a minisign public key (its base64 line): every probe
+#                                          must be signed by it (--trust)
 # Markers, each alone on a line: `@@ coreship-vm: up …`, `@@ coreship-vm: begin NAME`,
 # `@@ stdout`, `@@ stderr`, `@@ workload`, `@@ coreship-vm: end NAME rc=N SECONDS`,
 # `@@ coreship-vm: done SECONDS`.
@@ -29,14 +31,21 @@ registry=
 probes=
 duration=3s
 format=json
+trust=
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	coreship.registry=*) registry="${word#*=}" ;;
 	coreship.probes=*) probes="${word#*=}" ;;
 	coreship.duration=*) duration="${word#*=}" ;;
 	coreship.format=*) format="${word#*=}" ;;
+	coreship.trust=*) trust="${word#*=}" ;;
 	esac
 done
+trust_args=
+if [ -n "$trust" ]; then
+	printf 'untrusted comment: key from the kernel command line\n%s\n' "$trust" >/tmp/trust.pub
+	trust_args="--trust /tmp/trust.pub"
+fi
 
 # virtio-net (a module in Debian's cloud kernels), then qemu user networking: this guest is
 # 10.0.2.15, the host (its 127.0.0.1) is 10.0.2.2.
@@ -65,7 +74,7 @@ for ref in $(echo "$probes" | tr ',' ' '); do
 	rm -f /tmp/out /tmp/err /tmp/work
 	# shellcheck disable=SC2046 # args_for's words are separate arguments
 	coreship-load run "$registry/$ref" --insecure --duration "$duration" --format "$format" \
-		$(args_for "$name") >/tmp/out 2>/tmp/err &
+		$trust_args $(args_for "$name") >/tmp/out 2>/tmp/err &
 	loader=$!
 	# Wait (at most 60 s) until it attached, or exited.
 	i=0

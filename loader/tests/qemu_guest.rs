@@ -20,8 +20,26 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-/// Pushes [`PROBES`] (both arches in one artifact each) and returns `NAME:VERSION` refs.
-fn push_probes(registry: &Registry) -> Vec<String> {
+/// A signing key made by the real `coreship keygen`: (secret key path, public key base64 line).
+/// One per guest arch: the two tests run at once and must not share (or delete) a key.
+fn signing_key(arch: &str) -> (std::path::PathBuf, String) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vm-keys-{arch}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("device.key");
+    ok(&run_bin(
+        "coreship",
+        &["keygen", "-o", secret.to_str().unwrap()],
+        &[],
+    ));
+    let public = std::fs::read_to_string(dir.join("device.pub")).unwrap();
+    let line = public.lines().nth(1).unwrap().trim().to_string();
+    (secret, line)
+}
+
+/// Pushes [`PROBES`] (both arches in one artifact each, signed with `key`) and returns
+/// `NAME:VERSION` refs.
+fn push_probes(registry: &Registry, key: &Path) -> Vec<String> {
     let dir = vm::probes();
     let token = Path::new(TOKEN);
     PROBES
@@ -34,7 +52,13 @@ fn push_probes(registry: &Registry) -> Vec<String> {
             let reference = format!("{}/probes/{tag}", registry.host);
             ok(&run_bin(
                 "coreship",
-                &["push", pkg.to_str().unwrap(), &reference],
+                &[
+                    "push",
+                    pkg.to_str().unwrap(),
+                    &reference,
+                    "--sign",
+                    key.to_str().unwrap(),
+                ],
                 &[("CORESHIP_REGISTRY_TOKEN", token)],
             ));
             tag
@@ -53,7 +77,7 @@ fn guest_kernel_btf() -> (String, std::path::PathBuf) {
 
 /// execsnoop built with minimal BTF for the guest kernel only, pushed as `execsnoop-minbtf`
 /// (the guest runs it with --ignore-kernel-btf, as on a kernel built without BTF).
-fn push_min_btf_probe(registry: &Registry, key: &str, vmlinux: &Path) -> String {
+fn push_min_btf_probe(registry: &Registry, key: &str, vmlinux: &Path, signing: &Path) -> String {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vm-min-btf");
     let _ = std::fs::remove_dir_all(&dir);
     let kernels = dir.join("kernels");
@@ -81,7 +105,13 @@ fn push_min_btf_probe(registry: &Registry, key: &str, vmlinux: &Path) -> String 
     let pkg = out.join("execsnoop");
     ok(&run_bin(
         "coreship",
-        &["push", pkg.to_str().unwrap(), &reference],
+        &[
+            "push",
+            pkg.to_str().unwrap(),
+            &reference,
+            "--sign",
+            signing.to_str().unwrap(),
+        ],
         &[("CORESHIP_REGISTRY_TOKEN", Path::new(TOKEN))],
     ));
     tag
@@ -92,9 +122,10 @@ fn run_guest(arch: &str, timeout: Duration, min_btf: Option<(&str, &Path)>) -> C
     let initramfs = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("vm-{arch}.cpio.gz"));
     vm::vm_sh(&["initramfs", arch, initramfs.to_str().unwrap()]);
     let registry = Registry::coreship(&format!("vm-registry-{arch}"));
-    let mut refs = push_probes(&registry);
+    let (secret, public) = signing_key(arch);
+    let mut refs = push_probes(&registry, &secret);
     if let Some((key, vmlinux)) = min_btf {
-        refs.push(push_min_btf_probe(&registry, key, vmlinux));
+        refs.push(push_min_btf_probe(&registry, key, vmlinux, &secret));
     }
     let port = registry.host.rsplit_once(':').unwrap().1;
     let console = vm::boot(
@@ -105,6 +136,8 @@ fn run_guest(arch: &str, timeout: Duration, min_btf: Option<(&str, &Path)>) -> C
             format!("coreship.registry=10.0.2.2:{port}/probes"),
             format!("coreship.probes={}", refs.join(",")),
             "coreship.duration=2s".into(),
+            // Every probe must be signed by this key (the guest runs them with --trust).
+            format!("coreship.trust={public}"),
         ],
         timeout,
     );
@@ -126,6 +159,12 @@ fn run_of<'a>(runs: &'a [ProbeRun], name: &str, console: &Console) -> &'a ProbeR
         .find(|r| r.name == name)
         .unwrap_or_else(|| panic!("no run of {name}; console:\n{}", console.text));
     assert_eq!(run.rc, 0, "{name} failed in the guest:\n{}", run.stderr);
+    // Pulled with --trust: the signature was checked on the device before loading.
+    assert!(
+        run.stderr.contains("signed by key"),
+        "{name}: no verified signature:\n{}",
+        run.stderr
+    );
     assert!(
         run.workload.is_object(),
         "{name}: no workload line:\n{}",
