@@ -104,6 +104,25 @@ fn a_signed_export_runs_from_the_tar_and_from_the_cache_after_import() {
         ok(&run);
         assert!(run.stderr.contains("detached"), "{}", run.stderr);
     }
+
+    // The cache lists it; forgetting it and collecting leaves no blob behind.
+    let ls = e.load(&["cache", "ls"]);
+    ok(&ls);
+    assert!(ls.stdout.starts_with(REF), "{}", ls.stdout);
+    ok(&e.load(&["cache", "gc"]));
+    assert!(e
+        .cache()
+        .join("blobs/sha256")
+        .read_dir()
+        .unwrap()
+        .next()
+        .is_some());
+    ok(&e.load(&["cache", "rm", REF]));
+    ok(&e.load(&["cache", "gc"]));
+    let left: Vec<_> = e.cache().join("blobs/sha256").read_dir().unwrap().collect();
+    assert!(left.is_empty(), "blobs left after rm + gc: {left:?}");
+    refused(&e.load(&["run", REF, "--offline"]), "is not in the cache");
+    refused(&e.load(&["cache", "rm", REF]), "is not in the cache");
 }
 
 #[test]

@@ -37,11 +37,27 @@ fn signing_key(arch: &str) -> (std::path::PathBuf, String) {
     (secret, line)
 }
 
+/// Pushes package directory `pkg` to `REGISTRY/probes/TAG`, signed with `key`.
+fn push_signed(registry: &Registry, pkg: &Path, tag: &str, key: &Path) {
+    let reference = format!("{}/probes/{tag}", registry.host);
+    let args = [
+        "push",
+        pkg.to_str().unwrap(),
+        &reference,
+        "--sign",
+        key.to_str().unwrap(),
+    ];
+    ok(&run_bin(
+        "coreship",
+        &args,
+        &[("CORESHIP_REGISTRY_TOKEN", Path::new(TOKEN))],
+    ));
+}
+
 /// Pushes [`PROBES`] (both arches in one artifact each, signed with `key`) and returns
 /// `NAME:VERSION` refs.
 fn push_probes(registry: &Registry, key: &Path) -> Vec<String> {
     let dir = vm::probes();
-    let token = Path::new(TOKEN);
     PROBES
         .iter()
         .map(|name| {
@@ -49,18 +65,7 @@ fn push_probes(registry: &Registry, key: &Path) -> Vec<String> {
             let json: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(pkg.join("package.json")).unwrap()).unwrap();
             let tag = format!("{name}:{}", json["version"].as_str().unwrap());
-            let reference = format!("{}/probes/{tag}", registry.host);
-            ok(&run_bin(
-                "coreship",
-                &[
-                    "push",
-                    pkg.to_str().unwrap(),
-                    &reference,
-                    "--sign",
-                    key.to_str().unwrap(),
-                ],
-                &[("CORESHIP_REGISTRY_TOKEN", token)],
-            ));
+            push_signed(registry, &pkg, &tag, key);
             tag
         })
         .collect()
@@ -101,19 +106,7 @@ fn push_min_btf_probe(registry: &Registry, key: &str, vmlinux: &Path, signing: &
         &[],
     ));
     let tag = "execsnoop-minbtf:0.0.0".to_string();
-    let reference = format!("{}/probes/{tag}", registry.host);
-    let pkg = out.join("execsnoop");
-    ok(&run_bin(
-        "coreship",
-        &[
-            "push",
-            pkg.to_str().unwrap(),
-            &reference,
-            "--sign",
-            signing.to_str().unwrap(),
-        ],
-        &[("CORESHIP_REGISTRY_TOKEN", Path::new(TOKEN))],
-    ));
+    push_signed(registry, &out.join("execsnoop"), &tag, signing);
     tag
 }
 

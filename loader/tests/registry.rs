@@ -119,8 +119,11 @@ fn pushed_to_coreship_registry_signed_runs_by_tag_by_digest_and_offline() {
     assert!(done.stderr.contains("signed by key"), "{}", done.stderr);
     run_exec(&pinned, &keys, &[]);
 
-    // The registry goes away: the cache still serves the same reference offline.
+    // The registry goes away: the cache still serves the same reference offline, also after
+    // a cache gc (which must keep the per-arch entry's root index and its signature).
     drop(registry);
+    run_exec(&reference, &keys, &["--offline"]);
+    ok(&load(&keys, &["cache", "gc"]));
     run_exec(&reference, &keys, &["--offline"]);
 
     // Not signed by a trusted key: refused before loading.

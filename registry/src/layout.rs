@@ -323,9 +323,19 @@ impl Layout {
 
     /// Deletes blobs no entry reaches (and old temp files); returns how many blobs went.
     pub fn remove_unreachable(&self) -> Result<usize, LayoutError> {
+        self.remove_unreachable_with(|_| Vec::new())
+    }
+
+    /// [`Layout::remove_unreachable`], also keeping the blobs `also(entry)` names for each named
+    /// entry (a cache entry may stand for content it reaches only through an annotation).
+    pub fn remove_unreachable_with(
+        &self,
+        also: impl Fn(&Descriptor) -> Vec<Sha256Digest>,
+    ) -> Result<usize, LayoutError> {
         let _lock = self.lock()?;
         let mut keep = BTreeSet::new();
         for (name, d) in self.names()? {
+            keep.extend(also(&d));
             // An incomplete entry keeps what it has; it can still be completed.
             match self.reachable(&name, &d) {
                 Ok(set) => keep.extend(set),

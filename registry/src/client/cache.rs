@@ -165,6 +165,33 @@ impl Cache {
         })
     }
 
+    /// Removes every blob no name reaches (a per-arch name keeps its root index too, so
+    /// signatures of it stay); returns how many blobs went. `remove` a name first to drop it.
+    pub fn gc(&self) -> Result<usize, ClientError> {
+        Ok(self.layout.remove_unreachable_with(|d| {
+            d.annotation(ANNOTATION_CACHE_ROOT)
+                .and_then(|j| serde_json::from_str::<Descriptor>(j).ok())
+                .map(|root| vec![root.digest])
+                .unwrap_or_default()
+        })?)
+    }
+
+    /// Removes `name` and its per-arch names (`name#arch`); whether anything was named so.
+    pub fn remove(&self, name: &str) -> Result<bool, ClientError> {
+        let prefix = format!("{name}#");
+        let names: Vec<String> = self
+            .layout
+            .names()?
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n == name || n.starts_with(&prefix))
+            .collect();
+        for n in &names {
+            self.layout.remove_name(n)?;
+        }
+        Ok(!names.is_empty())
+    }
+
     /// A store error on reading `what`, as the error that says how to recover.
     pub(crate) fn corrupt(&self, what: &str, e: StoreError) -> ClientError {
         match e {

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod cache;
 mod check;
 mod duration;
 mod import;
@@ -43,6 +44,8 @@ enum Command {
     /// Copy the artifacts of an exported OCI layout (.tar or directory) into the local cache,
     /// with no network at all
     Import(import::Args),
+    /// List, forget or garbage-collect what the local cache holds
+    Cache(cache::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Stop(a) => stop::exec(a),
         Command::Pull(a) => pull::exec(a),
         Command::Import(a) => import::exec(a),
+        Command::Cache(a) => cache::exec(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
