@@ -175,7 +175,10 @@ impl Session {
         record: &PinRecord,
         opts: &LoadOpts,
     ) -> Result<Session, LoadError> {
-        let mut open = crate::session::open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
+        // The same BTF choice as a fresh load (a kernel without BTF uses the shipped minimal one).
+        let chosen = crate::kernel_btf::choose(src, opts.btf.as_deref(), opts.ignore_kernel_btf)?;
+        let mut open =
+            crate::session::open(&src.name, &src.bytes, &src.path, chosen.path.as_deref())?;
         for mut map in open.maps_mut() {
             let name = map.name().to_string_lossy().into_owned();
             let path = record.dir.join(map_pin(&name));
@@ -201,7 +204,7 @@ impl Session {
             failures: Vec::new(),
             object,
             reattached: record.programs.iter().map(|p| p.name.clone()).collect(),
-            min_btf: None,
+            min_btf: chosen.min_btf.clone(),
         })
     }
 }
