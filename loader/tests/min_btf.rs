@@ -148,3 +148,55 @@ fn a_min_btf_dir_without_kernel_btf_files_is_refused_in_one_line() {
         done.stderr
     );
 }
+
+#[test]
+fn a_pinned_probe_is_re_attached_through_the_same_minimal_btf() {
+    if !bpf_available() {
+        return;
+    }
+    let t = TempDir::new("min-btf-pin");
+    let me = KernelKey::running(Arch::host().unwrap());
+    let pkg = build_with_min_btf(&t.0, &[&me.release]);
+    let pkg = pkg.to_str().unwrap();
+    let pins = format!("/sys/fs/bpf/coreship-minbtf-test-{}", std::process::id());
+    let run_dir = t.0.join("run");
+    let env: &[(&str, &Path)] = &[("CORESHIP_RUN_DIR", &run_dir)];
+    let pinned = run_bin(
+        "coreship-load",
+        &[
+            "run",
+            pkg,
+            "--ignore-kernel-btf",
+            "--pin",
+            &pins,
+            "--detach",
+        ],
+        env,
+    );
+    ok(&pinned);
+    let again = run_bin(
+        "coreship-load",
+        &[
+            "run",
+            pkg,
+            "--ignore-kernel-btf",
+            "--pin",
+            &pins,
+            "--duration",
+            "200ms",
+        ],
+        env,
+    );
+    let stopped = run_bin("coreship-load", &["stop", &pins], env);
+    ok(&again);
+    ok(&stopped);
+    assert!(
+        again.stderr.contains("re-attached to its pins")
+            && again.stderr.contains(&format!(
+                "relocated against the minimal BTF shipped for {me}"
+            )),
+        "{}",
+        again.stderr
+    );
+    assert!(!Path::new(&pins).exists(), "{pins} left behind");
+}
