@@ -2,8 +2,8 @@
 //! machines without a registry (`coreship-load import`, or `coreship-load run LAYOUT`).
 
 use super::color::Paint;
-use super::select_args::{package_dirs, Selection, Signing};
-use coreship_builder::{default_name, pack_options, Flavor};
+use super::select_args::{package_dirs, Selection, Shape, Signing};
+use coreship_builder::default_name;
 use std::path::PathBuf;
 
 /// Arguments of `coreship export`.
@@ -19,13 +19,8 @@ pub struct Args {
     /// given after import) instead of PROBE:VERSION
     #[arg(long, value_name = "REGISTRY/REPO")]
     prefix: Option<String>,
-    /// Export bpfman-compatible images instead of coreship artifacts
-    #[arg(long)]
-    bpfman: bool,
-    /// Write the compatibility form (no OCI 1.1 `artifactType`), e.g. for `skopeo copy
-    /// --preserve-digests` or registries that reject OCI 1.1 fields
-    #[arg(long, conflicts_with = "bpfman")]
-    compat: bool,
+    #[command(flatten)]
+    shape: Shape,
     #[command(flatten)]
     signing: Signing,
     #[command(flatten)]
@@ -36,18 +31,12 @@ pub struct Args {
 pub fn exec(args: Args, paint: Paint) -> anyhow::Result<()> {
     let key = args.signing.key()?;
     let dirs = package_dirs(&args.probes, &args.selection, paint)?;
-    let root = std::env::current_dir()?;
-    let mut opts = pack_options(&root)?;
-    opts.compat = args.compat;
+    let opts = args.shape.options()?;
     let named: Vec<(PathBuf, String)> = dirs
         .iter()
         .map(|(dir, pkg)| (dir.clone(), default_name(pkg, args.prefix.as_deref())))
         .collect();
-    let flavor = if args.bpfman {
-        Flavor::Bpfman
-    } else {
-        Flavor::Coreship
-    };
+    let flavor = args.shape.flavor();
     let done = coreship_builder::export(&named, &args.output, &opts, flavor, key.as_ref())?;
     for p in &done {
         println!("{} {}", p.name, p.digest);

@@ -2,9 +2,9 @@
 //! progress bar per artifact.
 
 use super::color::Paint;
-use super::select_args::{package_dirs, Selection, Signing};
-use coreship_builder::{pack_options, Flavor, Published};
-use coreship_registry::client::{Client, ClientOptions, Progress};
+use super::select_args::{package_dirs, Connect, Selection, Shape, Signing};
+use coreship_builder::{default_name, Published};
+use coreship_registry::client::Progress;
 use coreship_registry::{Reference, Sha256Digest};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
@@ -24,19 +24,10 @@ pub struct Args {
     /// Push every probe of the workspace (or of -p packages) to REGISTRY/REPO/PROBE:VERSION
     #[arg(long, value_name = "REGISTRY/REPO", conflicts_with_all = ["probe", "reference"])]
     all: Option<String>,
-    /// Push bpfman-compatible images instead of coreship artifacts
-    #[arg(long)]
-    bpfman: bool,
-    /// Write the compatibility form (no OCI 1.1 `artifactType`), e.g. for `skopeo copy
-    /// --preserve-digests` or registries that reject OCI 1.1 fields
-    #[arg(long, conflicts_with = "bpfman")]
-    compat: bool,
-    /// Trust this PEM CA certificate too for HTTPS registries (repeatable)
-    #[arg(long, value_name = "PEM")]
-    ca_file: Vec<PathBuf>,
-    /// Allow plain HTTP to registries that are not on this machine
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    shape: Shape,
+    #[command(flatten)]
+    connect: Connect,
     #[command(flatten)]
     signing: Signing,
     #[command(flatten)]
@@ -71,9 +62,7 @@ pub fn exec(args: Args, paint: Paint) -> anyhow::Result<()> {
         .map(|(dir, pkg)| {
             let r = match (&args.reference, &args.all) {
                 (Some(r), _) => r.parse::<Reference>()?,
-                (None, Some(prefix)) => {
-                    format!("{}/{}", prefix.trim_end_matches('/'), pkg.name).parse()?
-                }
+                (None, Some(prefix)) => default_name(pkg, Some(prefix)).parse()?,
                 (None, None) => anyhow::bail!(
                     "give a reference to push {} to, e.g. localhost:5000/probes/{}",
                     pkg.name,
@@ -89,19 +78,9 @@ pub fn exec(args: Args, paint: Paint) -> anyhow::Result<()> {
             Ok((dir.clone(), r))
         })
         .collect::<anyhow::Result<_>>()?;
-    let root = std::env::current_dir()?;
-    let mut opts = pack_options(&root)?;
-    opts.compat = args.compat;
-    let client = Client::new(ClientOptions {
-        insecure: args.insecure,
-        ca_files: args.ca_file.clone(),
-        ..Default::default()
-    });
-    let flavor = if args.bpfman {
-        Flavor::Bpfman
-    } else {
-        Flavor::Coreship
-    };
+    let opts = args.shape.options()?;
+    let client = args.connect.client();
+    let flavor = args.shape.flavor();
     let style = ProgressStyle::with_template("{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes}")
         .expect("template")
         .progress_chars("=> ");

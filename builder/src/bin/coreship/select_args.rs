@@ -1,7 +1,10 @@
-//! Which built probes `export` and `push` package, and the signing key they use.
+//! Which built probes `export` and `push` package, the artifact shape and signing key they
+//! use, and how `push` and `sign` reach a registry.
 
 use super::color::Paint;
-use coreship_builder::BuildOpts;
+use coreship_builder::{pack_options, BuildOpts, Flavor};
+use coreship_registry::artifact::PackOptions;
+use coreship_registry::client::{Client, ClientOptions};
 use coreship_registry::{Arch, Package, SecretKey, PACKAGE_FILE};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +23,58 @@ pub struct Selection {
     /// Build output directory [default: coreship/ in cargo's target dir]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// The artifact shape (`export`, `push`).
+#[derive(clap::Args)]
+pub struct Shape {
+    /// Write bpfman-compatible images instead of coreship artifacts
+    #[arg(long)]
+    bpfman: bool,
+    /// Write the compatibility form (no OCI 1.1 `artifactType`), e.g. for `skopeo copy
+    /// --preserve-digests` or registries that reject OCI 1.1 fields
+    #[arg(long, conflicts_with = "bpfman")]
+    compat: bool,
+}
+
+impl Shape {
+    /// coreship artifact or bpfman image.
+    pub fn flavor(&self) -> Flavor {
+        if self.bpfman {
+            Flavor::Bpfman
+        } else {
+            Flavor::Coreship
+        }
+    }
+
+    /// Annotations from the environment (git, `SOURCE_DATE_EPOCH`), in the form asked for.
+    pub fn options(&self) -> anyhow::Result<PackOptions> {
+        let mut opts = pack_options(&std::env::current_dir()?)?;
+        opts.compat = self.compat;
+        Ok(opts)
+    }
+}
+
+/// How to reach a registry (`push`, `sign`).
+#[derive(clap::Args)]
+pub struct Connect {
+    /// Trust this PEM CA certificate too for HTTPS registries (repeatable)
+    #[arg(long, value_name = "PEM")]
+    ca_file: Vec<PathBuf>,
+    /// Allow plain HTTP to registries that are not on this machine
+    #[arg(long)]
+    insecure: bool,
+}
+
+impl Connect {
+    /// A registry client with these settings.
+    pub fn client(&self) -> Client {
+        Client::new(ClientOptions {
+            insecure: self.insecure,
+            ca_files: self.ca_file.clone(),
+            ..Default::default()
+        })
+    }
 }
 
 /// Signing options.

@@ -2,8 +2,7 @@
 //! made elsewhere (e.g. `minisign -Sm` on an offline machine over the digest `coreship
 //! sign --print-digest` shows).
 
-use super::select_args::read_password;
-use coreship_registry::client::{Client, ClientOptions};
+use super::select_args::{read_password, Connect};
 use coreship_registry::{Reference, SecretKey};
 use std::path::PathBuf;
 
@@ -26,21 +25,13 @@ pub struct Args {
     /// File holding the secret key's password [default: $CORESHIP_KEY_PASSWORD]
     #[arg(long, value_name = "FILE", requires = "key")]
     password_file: Option<PathBuf>,
-    /// Trust this PEM CA certificate too for HTTPS registries (repeatable)
-    #[arg(long, value_name = "PEM")]
-    ca_file: Vec<PathBuf>,
-    /// Allow plain HTTP to registries that are not on this machine
-    #[arg(long)]
-    insecure: bool,
+    #[command(flatten)]
+    connect: Connect,
 }
 
 /// Runs `coreship sign`.
 pub fn exec(args: Args) -> anyhow::Result<()> {
-    let client = Client::new(ClientOptions {
-        insecure: args.insecure,
-        ca_files: args.ca_file.clone(),
-        ..Default::default()
-    });
+    let client = args.connect.client();
     if args.print_digest {
         let root = client.get_manifest(&args.reference)?.descriptor;
         print!("{}", root.digest);
