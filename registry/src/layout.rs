@@ -441,12 +441,7 @@ impl Layout {
         let mut tar = tar::Builder::new(out);
         tar.mode(tar::HeaderMode::Deterministic);
         let mut add = |path: &str, data: &mut dyn Read, size: u64| -> io::Result<()> {
-            let mut h = tar::Header::new_ustar();
-            h.set_size(size);
-            h.set_mode(0o644);
-            h.set_mtime(0);
-            h.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut h, path, data)
+            tar.append_data(&mut crate::tarball::header(size), path, data)
         };
         add(
             LAYOUT_FILE,

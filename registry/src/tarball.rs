@@ -3,16 +3,21 @@
 
 use std::io::Read;
 
+/// The header of a regular member of `size` bytes: mode 0644, zero time and owners.
+pub(crate) fn header(size: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h
+}
+
 /// A tar of `members` (`(path, bytes)`).
 pub(crate) fn write(members: &[(String, &[u8])]) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     for (path, bytes) in members {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(0);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, path, *bytes)
+        tar.append_data(&mut header(bytes.len() as u64), path, *bytes)
             .expect("writing to memory");
     }
     tar.into_inner().expect("writing to memory")
