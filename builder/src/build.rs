@@ -201,6 +201,20 @@ pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildRe
     let threads = opts
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // The kernel BTF files of `--min-btf DIR`, read once per arch and checked before clang runs.
+    let min_btf_inputs = match &opts.min_btf {
+        Some(dir) => {
+            let per_arch = Arch::ALL
+                .iter()
+                .map(|a| Ok((*a, min_btf::inputs(dir, *a)?)))
+                .collect::<Result<Vec<_>, BuildError>>()?;
+            if per_arch.iter().all(|(_, inputs)| inputs.is_empty()) {
+                return Err(BuildError::NoMinBtfInputs { dir: dir.clone() });
+            }
+            per_arch
+        }
+        None => Vec::new(),
+    };
     let results = run_jobs(jobs.len(), threads, |j| {
         let (i, arch) = jobs[j];
         match probes[i].lang {
@@ -209,22 +223,13 @@ pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildRe
         }
     });
 
-    if let Some(dir) = &opts.min_btf {
-        let any = Arch::ALL
-            .iter()
-            .map(|a| min_btf::inputs(dir, *a).map(|v| !v.is_empty()))
-            .collect::<Result<Vec<bool>, _>>()?;
-        if !any.contains(&true) {
-            return Err(BuildError::NoMinBtfInputs { dir: dir.clone() });
-        }
-    }
     let mut per_probe: Vec<Vec<Compiled>> = vec![Vec::new(); probes.len()];
     for ((i, arch), r) in jobs.iter().zip(results) {
         match r {
             Some(Ok(mut c)) => {
-                if let Some(dir) = &opts.min_btf {
+                if let Some((_, inputs)) = min_btf_inputs.iter().find(|(a, _)| a == arch) {
                     c.min_btf =
-                        min_btf::generate(dir, &c.object, *arch, &out.join(&probes[*i].name))?;
+                        min_btf::generate(inputs, &c.object, *arch, &out.join(&probes[*i].name))?;
                 }
                 per_probe[*i].push(c)
             }

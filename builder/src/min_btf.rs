@@ -47,23 +47,23 @@ pub(crate) fn inputs(dir: &Path, arch: Arch) -> Result<Vec<(KernelKey, PathBuf)>
     Ok(out)
 }
 
-/// Makes the minimal BTF of `object` (built for `arch`) for every kernel of `dir` into
-/// `<package_dir>/<arch>/btf/<key>.btf`.
+/// Makes the minimal BTF of `object` (built for `arch`) for every kernel of `inputs` (what
+/// [`inputs`] found for `arch`) into `<package_dir>/<arch>/btf/<key>.btf`.
 pub(crate) fn generate(
-    dir: &Path,
+    inputs: &[(KernelKey, PathBuf)],
     object: &Path,
     arch: Arch,
     package_dir: &Path,
 ) -> Result<Vec<MinBtfFile>, BuildError> {
     let mut out = Vec::new();
-    for (key, input) in inputs(dir, arch)? {
+    for (key, input) in inputs {
         let rel = format!("{arch}/btf/{key}.btf");
         let dest = package_dir.join(&rel);
         let parent = dest.parent().expect("has a parent");
         fs::create_dir_all(parent).map_err(BuildError::io("create directory", parent))?;
         let output = Command::new("bpftool")
             .args(["gen", "min_core_btf"])
-            .arg(&input)
+            .arg(input)
             .arg(&dest)
             .arg(object)
             .output()
@@ -74,7 +74,7 @@ pub(crate) fn generate(
             })?;
         if !output.status.success() {
             return Err(BuildError::MinBtf {
-                input,
+                input: input.clone(),
                 object: object.to_path_buf(),
                 said: String::from_utf8_lossy(&output.stderr).trim().to_string(),
             });
