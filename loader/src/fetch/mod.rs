@@ -171,33 +171,45 @@ pub fn fetch(probe: &ProbeRef, opts: &FetchOpts) -> Result<Fetched, FetchError> 
         }
         ProbeRef::Layout(lref) => {
             let (opened, signatures) = layout::open(lref, arch)?;
-            let verified = verify(opts, &opened, &signatures)?;
-            Ok(Fetched {
-                digest: Some(opened.root.digest),
-                source: source(lref.to_string(), opened),
-                verified,
-                local: true,
-            })
+            artifact(lref.to_string(), opened, &signatures, true, opts)
         }
-        ProbeRef::Cached(name) => registry(name, remote::cached(name, arch)?, opts),
-        ProbeRef::Registry(reference) => registry(
-            &reference.to_string(),
-            remote::pull(reference, arch, opts)?,
-            opts,
-        ),
+        ProbeRef::Cached(name) => {
+            let pulled = remote::cached(name, arch)?;
+            artifact(
+                name.clone(),
+                pulled.opened,
+                &pulled.signatures,
+                pulled.from_cache,
+                opts,
+            )
+        }
+        ProbeRef::Registry(reference) => {
+            let pulled = remote::pull(reference, arch, opts)?;
+            let shown = reference.to_string();
+            artifact(
+                shown,
+                pulled.opened,
+                &pulled.signatures,
+                pulled.from_cache,
+                opts,
+            )
+        }
     }
 }
 
-fn registry(
-    shown: &str,
-    pulled: coreship_registry::client::Pulled,
+/// An opened artifact (shown as `shown`), its signatures checked against the trusted keys.
+fn artifact(
+    shown: String,
+    opened: Opened,
+    signatures: &[Vec<u8>],
+    local: bool,
     opts: &FetchOpts,
 ) -> Result<Fetched, FetchError> {
-    let verified = verify(opts, &pulled.opened, &pulled.signatures)?;
+    let verified = verify(opts, &opened, signatures)?;
     Ok(Fetched {
-        digest: Some(pulled.opened.root.digest),
-        source: source(shown.to_string(), pulled.opened),
+        digest: Some(opened.root.digest),
+        source: source(shown, opened),
         verified,
-        local: pulled.from_cache,
+        local,
     })
 }

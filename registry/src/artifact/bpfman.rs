@@ -71,13 +71,14 @@ pub fn pack_bpfman(dir: &Path, opts: &PackOptions) -> Result<Packed, ArtifactErr
     let pkg = Package::read_dir(dir)?;
     let mut out = Assembler::new(None, annotations(&pkg, opts));
     let file_name = format!("{}.bpf.o", pkg.name);
+    let labels = labels(&pkg);
     for obj in &pkg.objects {
         let (_, bytes) = pkg.object_for(dir, obj.arch)?;
         let (gz, diff_id) = layer(&file_name, &bytes);
         let config = serde_json::json!({
             "architecture": obj.arch.oci_name(),
             "os": "linux",
-            "config": { "Labels": labels(&pkg) },
+            "config": { "Labels": &labels },
             "rootfs": { "type": "layers", "diff_ids": [diff_id.to_string()] },
         });
         let config = Blob::new(MEDIA_TYPE_IMAGE_CONFIG, oci::to_json(&config));
