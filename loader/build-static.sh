@@ -6,7 +6,7 @@
 #   loader/build-static.sh                           # musl, default features
 #   loader/build-static.sh --no-default-features     # musl, local files + plain HTTP only
 #   loader/build-static.sh --glibc [cargo args]      # fallback: glibc crt-static, Debian's libelf.a
-#   loader/build-static.sh --build-std [cargo args]  # musl, std rebuilt by a nightly toolchain
+#   loader/build-static.sh --build-std [cargo args]  # musl, std rebuilt by a pinned nightly
 #                                                    # without backtraces/unwind tables (~0.5 MB less)
 #   loader/build-static.sh --target aarch64 [...]    # cross-build for arm64 (any mode but --glibc)
 #
@@ -52,23 +52,35 @@ zlib_deb="${CORESHIP_ZLIB_DEB:-zlib=1:1.2.13.dfsg-1}"
 # through C), sections so the linker drops unused functions.
 c_flags="-Os -fPIC -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
 
-# --build-std: rebuild std for size with the nightly toolchain $CORESHIP_NIGHTLY (default `nightly`,
-# which must be installed): panics abort at once, so std's backtrace printer (gimli, addr2line,
+# --build-std: rebuild std for size with the nightly toolchain $CORESHIP_NIGHTLY (default: a pinned
+# nightly, installed when missing; unstable flags change between nightlies): panics abort at once, so std's backtrace printer (gimli, addr2line,
 # miniz_oxide, ~210 KiB of code) and every unwind table go. Unstable flags: opt-in only.
 toolchain=()
 build_std=()
 if [ "${1:-}" = "--build-std" ]; then
     shift
-    nightly="${CORESHIP_NIGHTLY:-nightly}"
-    rustup run "$nightly" rustc -V >/dev/null ||
-        { log "--build-std needs the $nightly toolchain: rustup toolchain install $nightly --profile minimal"; exit 1; }
+    nightly="${CORESHIP_NIGHTLY:-nightly-2026-05-20}"
+    rustup run "$nightly" rustc -V >/dev/null 2>&1 || {
+        log "installing the $nightly toolchain (for -Z build-std)"
+        rustup toolchain install "$nightly" --profile minimal >&2
+    }
     rustup component list --toolchain "$nightly" --installed | grep -q '^rust-src' ||
         rustup component add rust-src --toolchain "$nightly" >&2
     rustup target list --toolchain "$nightly" --installed | grep -qx "$rust_target" ||
         rustup target add "$rust_target" --toolchain "$nightly" >&2
     toolchain=("+$nightly")
     build_std=(-Z build-std=std,panic_abort -Z build-std-features=optimize_for_size)
-    export "CARGO_TARGET_${rust_target_env^^}_RUSTFLAGS=-Z unstable-options -C panic=immediate-abort -C force-unwind-tables=no"
+    rust_flags="-Z unstable-options -C panic=immediate-abort -C force-unwind-tables=no"
+fi
+
+# Link a non-PIE static executable (no dynamic relocations to carry: ~45 KiB) with the
+# toolchain's own lld (rust-lld, behind its gcc-ld wrapper), which folds identical functions
+# (--icf=all; Rust promises nothing about function address identity): ~18 KiB of monomorphized
+# copies. Without rust-lld the system linker does the rest.
+gcc_ld="$(rustc "${toolchain[@]}" --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/gcc-ld"
+rust_flags="${rust_flags:-} -C relocation-model=static"
+if [ -x "$gcc_ld/ld.lld" ]; then
+    rust_flags="$rust_flags -C link-arg=-fuse-ld=lld -C link-arg=-B$gcc_ld -C link-arg=-Wl,--icf=all"
 fi
 
 cargo_build() {
@@ -186,5 +198,6 @@ fi
 # `ar`, whose generic ELF support indexes arm64 objects too.)
 export "CC_$rust_target_env=$cc" \
     "CFLAGS_$rust_target_env=$c_flags -I$prefix/include -idirafter $prefix/kernel-headers" \
-    "LIBBPF_SYS_LIBRARY_PATH_$rust_target_env=$prefix/lib"
+    "LIBBPF_SYS_LIBRARY_PATH_$rust_target_env=$prefix/lib" \
+    "CARGO_TARGET_${rust_target_env^^}_RUSTFLAGS=$rust_flags"
 cargo_build "$rust_target" "$@"

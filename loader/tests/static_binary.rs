@@ -1,18 +1,28 @@
 //! The static loader that `loader/build-static.sh` makes (musl; libbpf, libelf and zlib built
 //! for musl): no interpreter, no shared libraries, no glibc inside, and it runs a probe.
 //!
+//! Checks the smallest build (`--build-std --no-default-features`, nightly std rebuilt for size)
+//! and the size budgets of issue 4: ≤ 1 MiB stripped with local files and plain HTTP only,
+//! ≤ 2.5 MiB with HTTPS (default features) on the stable toolchain.
+//!
 //! Uses the binary at CORESHIP_STATIC_LOADER when set; otherwise runs the script, which builds
-//! it (about 45 s from nothing on 2 cores, a second when it is up to date) under this test's
-//! target directory. CORESHIP_BUILD_STATIC=0 skips the build and the test.
+//! it (about 90 s from nothing on 2 cores, a second when it is up to date) under this test's
+//! target directory. CORESHIP_BUILD_STATIC=0 skips the builds and the tests.
 
 mod common;
 
 use common::{bin, bpf_available, root, TempDir};
 use object::elf;
 use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
+use object::read::ReadCache;
 use object::Endianness;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+
+/// Stripped size budgets (issue 4).
+const BUDGET_PLAIN: u64 = 1 << 20;
+const BUDGET_HTTPS: u64 = 5 << 19;
 
 /// The static loader to check, building it when needed; `None` (with the reason printed) when
 /// the build is turned off.
@@ -26,6 +36,14 @@ fn static_loader() -> Option<PathBuf> {
         );
         return Some(path);
     }
+    build(&["--build-std", "--no-default-features"])
+}
+
+/// Runs `loader/build-static.sh ARGS` into this test's target directory; `None` when
+/// CORESHIP_BUILD_STATIC=0.
+fn build(args: &[&str]) -> Option<PathBuf> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if std::env::var("CORESHIP_BUILD_STATIC").as_deref() == Ok("0") {
         eprintln!("skipping: CORESHIP_BUILD_STATIC=0 and no CORESHIP_STATIC_LOADER");
         return None;
@@ -36,7 +54,7 @@ fn static_loader() -> Option<PathBuf> {
         .and_then(Path::parent)
         .unwrap();
     let out = Command::new(root().join("loader/build-static.sh"))
-        .arg("--no-default-features")
+        .args(args)
         .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .unwrap();
@@ -46,12 +64,20 @@ fn static_loader() -> Option<PathBuf> {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    Some(PathBuf::from(stdout.lines().last().unwrap()))
+    // Every configuration lands on the same path: keep a copy of this one before another
+    // test's build replaces it.
+    let built = PathBuf::from(stdout.lines().last().unwrap());
+    let copy = built.with_file_name(format!("coreship-load.tested{}", args.concat()));
+    std::fs::copy(&built, &copy).unwrap();
+    Some(copy)
 }
 
 /// PT_INTERP present, and the DT_NEEDED entries' count.
-fn interp_and_needed(data: &[u8]) -> (bool, usize) {
-    let file = ElfFile64::<Endianness>::parse(data).unwrap();
+fn interp_and_needed(path: &Path) -> (bool, usize) {
+    // Through a read cache: a Vec<u8> of the file need not be aligned for the ELF headers.
+    let cache = ReadCache::new(std::fs::File::open(path).unwrap());
+    let data = &cache;
+    let file = ElfFile64::<Endianness, _>::parse(data).unwrap();
     let endian = file.endian();
     let mut interp = false;
     let mut needed = 0;
@@ -77,7 +103,7 @@ fn the_static_loader_has_no_interpreter_no_needed_libraries_and_runs_a_probe() {
         return;
     };
     let data = std::fs::read(&loader).unwrap();
-    let (interp, needed) = interp_and_needed(&data);
+    let (interp, needed) = interp_and_needed(&loader);
     assert!(!interp, "{}: has PT_INTERP", loader.display());
     assert_eq!(needed, 0, "{}: has DT_NEEDED entries", loader.display());
     // A glibc-linked static binary carries its tunables' name; the musl build must not.
@@ -86,6 +112,14 @@ fn the_static_loader_has_no_interpreter_no_needed_libraries_and_runs_a_probe() {
         assert!(!glibc, "{}: glibc linked in", loader.display());
     }
     eprintln!("{}: {} bytes, static", loader.display(), data.len());
+    if std::env::var_os("CORESHIP_STATIC_LOADER").is_none() {
+        assert!(
+            data.len() as u64 <= BUDGET_PLAIN,
+            "{}: {} bytes, over the 1 MiB budget of `--no-default-features`",
+            loader.display(),
+            data.len()
+        );
+    }
 
     if !bpf_available() {
         return;
@@ -112,4 +146,29 @@ fn the_static_loader_has_no_interpreter_no_needed_libraries_and_runs_a_probe() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "static loader failed:\n{stderr}");
     assert!(stderr.contains("attached"), "{stderr}");
+}
+
+#[test]
+fn the_https_loader_built_on_stable_fits_its_budget() {
+    if std::env::var_os("CORESHIP_STATIC_LOADER").is_some() {
+        eprintln!("skipping: CORESHIP_STATIC_LOADER names one binary; the budget is for a build");
+        return;
+    }
+    let Some(loader) = build(&[]) else {
+        return;
+    };
+    let data = std::fs::read(&loader).unwrap();
+    assert_eq!(
+        interp_and_needed(&loader),
+        (false, 0),
+        "{}",
+        loader.display()
+    );
+    eprintln!("{}: {} bytes, static", loader.display(), data.len());
+    assert!(
+        data.len() as u64 <= BUDGET_HTTPS,
+        "{}: {} bytes, over the 2.5 MiB budget of the default (HTTPS) build",
+        loader.display(),
+        data.len()
+    );
 }

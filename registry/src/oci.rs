@@ -185,8 +185,9 @@ pub enum ManifestError {
 struct Probe {
     #[serde(default)]
     media_type: Option<String>,
+    /// Present or not; never built (a `Value` tree would cost the loader its deserializer).
     #[serde(default)]
-    manifests: Option<serde_json::Value>,
+    manifests: Option<serde::de::IgnoredAny>,
 }
 
 impl Manifest {

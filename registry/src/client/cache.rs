@@ -102,7 +102,7 @@ impl Cache {
         if let Some((_, d)) = names.iter().find(|(n, _)| *n == wanted) {
             let root = d
                 .annotation(ANNOTATION_CACHE_ROOT)
-                .and_then(|j| serde_json::from_str::<Descriptor>(j).ok());
+                .and_then(|j| serde_json::from_slice::<Descriptor>(j.as_bytes()).ok());
             return Ok(root);
         }
         // A whole artifact by its name, or by the tail of one (`execsnoop:0.1.0` for an
@@ -170,7 +170,7 @@ impl Cache {
     pub fn gc(&self) -> Result<usize, ClientError> {
         Ok(self.layout.remove_unreachable_with(|d| {
             d.annotation(ANNOTATION_CACHE_ROOT)
-                .and_then(|j| serde_json::from_str::<Descriptor>(j).ok())
+                .and_then(|j| serde_json::from_slice::<Descriptor>(j.as_bytes()).ok())
                 .map(|root| vec![root.digest])
                 .unwrap_or_default()
         })?)

@@ -5,38 +5,67 @@ use std::path::PathBuf;
 
 use coreship_loader::{AttachSpec, LoadOpts, SetArg};
 
+use crate::cli::{self, Arg, Parser};
 use crate::run::{parse_set, parse_spec};
-use crate::source_args::SourceArgs;
+use crate::source_args::{source_help, SourceArgs};
 
 /// Arguments of `coreship-load check`.
-#[derive(clap::Args)]
+#[derive(Default)]
 pub struct Args {
-    #[command(flatten)]
     source: SourceArgs,
-    /// Output format
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
-    /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
-    #[arg(long, value_name = "FILE")]
+    json: bool,
     btf: Option<PathBuf>,
-    /// Attach target for a program, as `run` takes it (checked instead of the section's)
-    #[arg(long, value_name = "PROG=TARGET", value_parser = parse_spec)]
     attach: Vec<AttachSpec>,
-    /// Target for every uprobe program whose section names none, as `run` takes it
-    #[arg(long, value_name = "PATH:FUNC")]
     uprobe: Vec<String>,
-    /// A `const volatile` setting, as `run` takes it
-    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_set)]
     set: Vec<SetArg>,
-    /// Copy libbpf's log to stderr
-    #[arg(short, long)]
     verbose: bool,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    Text,
-    Json,
+pub const HELP: &str = concat!(
+    "Report whether this kernel has what each program needs (program type, helpers, attach
+target, CO-RE relocations, the verifier's verdict); loads nothing permanently. Exit status 1
+when the probe cannot run here
+
+Usage: coreship-load check [OPTIONS] PROBE
+
+",
+    source_help!(),
+    "      --format FORMAT      text or json [default: text]
+      --btf FILE           Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
+      --attach PROG=TARGET Attach target for a program, as `run` takes it (checked instead of
+                           the section's)
+      --uprobe PATH:FUNC   Target for every uprobe program whose section names none, as `run`
+                           takes it
+      --set NAME=VALUE     A `const volatile` setting, as `run` takes it
+  -v, --verbose            Copy libbpf's log to stderr
+  -h, --help               Print help
+"
+);
+
+impl Args {
+    /// Reads `check`'s arguments.
+    pub fn parse(p: &mut Parser) -> cli::Result<Self> {
+        let mut a = Args::default();
+        while let Some(arg) = Arg::next(p)? {
+            let Some(arg) = a.source.take(arg, p)? else {
+                continue;
+            };
+            let Arg::Flag(f) = &arg else {
+                return Err(arg.unexpected(HELP));
+            };
+            match f.as_str() {
+                "--format" => a.json = cli::choice(p, f, &[("text", false), ("json", true)])?,
+                "--btf" => a.btf = Some(cli::path(p)?),
+                "--attach" => a.attach.push(cli::value(p, f, parse_spec)?),
+                "--uprobe" => a.uprobe.push(cli::string(p, f)?),
+                "--set" => a.set.push(cli::value(p, f, parse_set)?),
+                "-v" | "--verbose" => a.verbose = true,
+                _ => return Err(arg.unexpected(HELP)),
+            }
+        }
+        a.source = a.source.finish()?;
+        Ok(a)
+    }
 }
 
 /// Runs `coreship-load check`; `Ok(false)` when the probe cannot run here (exit status 1).
@@ -51,9 +80,10 @@ pub fn exec(args: Args) -> anyhow::Result<bool> {
         ..Default::default()
     };
     let report = coreship_loader::check(&src, &opts, true)?;
-    let text = match args.format {
-        Format::Text => coreship_loader::check_text(&report),
-        Format::Json => coreship_loader::check_json(&report) + "\n",
+    let text = if args.json {
+        coreship_loader::check_json(&report) + "\n"
+    } else {
+        coreship_loader::check_text(&report)
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -5,12 +5,40 @@ use std::path::PathBuf;
 use coreship_registry::client::Cache;
 use coreship_registry::layout::Layout;
 
+use crate::cli::{self, Arg, Parser};
+
 /// Arguments of `coreship-load import`.
-#[derive(clap::Args)]
 pub struct Args {
-    /// An OCI image layout as `coreship export` writes it: a .tar file or a directory
-    #[arg(value_name = "LAYOUT")]
     layout: PathBuf,
+}
+
+pub const HELP: &str =
+    "Copy the artifacts of an exported OCI layout (.tar or directory) into the local
+cache, with no network at all
+
+Usage: coreship-load import LAYOUT
+
+Arguments:
+  LAYOUT  An OCI image layout as `coreship export` writes it: a .tar file or a directory
+
+Options:
+  -h, --help  Print help
+";
+
+impl Args {
+    /// Reads `import`'s argument.
+    pub fn parse(p: &mut Parser) -> cli::Result<Self> {
+        let mut layout = None;
+        while let Some(arg) = Arg::next(p)? {
+            match arg {
+                Arg::Value(v) if layout.is_none() => layout = Some(PathBuf::from(v)),
+                arg => return Err(arg.unexpected(HELP)),
+            }
+        }
+        Ok(Args {
+            layout: cli::required(layout, "LAYOUT")?,
+        })
+    }
 }
 
 /// Runs `coreship-load import`.

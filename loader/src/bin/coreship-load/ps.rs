@@ -2,33 +2,53 @@
 
 use coreship_loader::{utc, PinRecord};
 
+use crate::cli::{self, Arg, Parser};
+
 /// Arguments of `coreship-load ps`.
-#[derive(clap::Args)]
+#[derive(Default)]
 pub struct Args {
-    /// Output format: aligned columns, or one JSON object per pinned probe
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    json: bool,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    Text,
-    Json,
+pub const HELP: &str =
+    "List the probes pinned in bpffs by `run --pin` (name, digest, programs, since)
+
+Usage: coreship-load ps [OPTIONS]
+
+Options:
+      --format FORMAT  text (aligned columns) or json (one object per pinned probe)
+                       [default: text]
+  -h, --help           Print help
+";
+
+impl Args {
+    /// Reads `ps`'s arguments.
+    pub fn parse(p: &mut Parser) -> cli::Result<Self> {
+        let mut a = Args::default();
+        while let Some(arg) = Arg::next(p)? {
+            match &arg {
+                Arg::Flag(f) if f == "--format" => {
+                    a.json = cli::choice(p, f, &[("text", false), ("json", true)])?
+                }
+                _ => return Err(arg.unexpected(HELP)),
+            }
+        }
+        Ok(a)
+    }
 }
 
 /// Runs `coreship-load ps`.
 pub fn exec(args: Args) -> anyhow::Result<()> {
     let records = PinRecord::all();
-    match args.format {
-        Format::Json => {
-            for r in &records {
-                let mut v = serde_json::to_value(r)?;
-                v["since_utc"] = utc(r.since).into();
-                v["missing_pins"] = r.missing_pins().into();
-                println!("{v}");
-            }
+    if args.json {
+        for r in &records {
+            let mut v = serde_json::to_value(r)?;
+            v["since_utc"] = utc(r.since).into();
+            v["missing_pins"] = r.missing_pins().into();
+            println!("{v}");
         }
-        Format::Text => {
+    } else {
+        {
             let rows: Vec<[String; 6]> = records
                 .iter()
                 .map(|r| {

@@ -1,12 +1,38 @@
 //! `coreship-load pull`: fetch an artifact into the local cache, verified, without loading it.
 
-use crate::source_args::SourceArgs;
+use crate::cli::{self, Arg, Parser};
+use crate::source_args::{source_help, SourceArgs};
 
 /// Arguments of `coreship-load pull`.
-#[derive(clap::Args)]
 pub struct Args {
-    #[command(flatten)]
     source: SourceArgs,
+}
+
+pub const HELP: &str = concat!(
+    "Fetch an artifact from its registry into the local cache (verified), for later
+`run … --offline`
+
+Usage: coreship-load pull [OPTIONS] PROBE
+
+",
+    source_help!(),
+    "  -h, --help           Print help
+"
+);
+
+impl Args {
+    /// Reads `pull`'s arguments.
+    pub fn parse(p: &mut Parser) -> cli::Result<Self> {
+        let mut source = SourceArgs::default();
+        while let Some(arg) = Arg::next(p)? {
+            if let Some(arg) = source.take(arg, p)? {
+                return Err(arg.unexpected(HELP));
+            }
+        }
+        Ok(Args {
+            source: source.finish()?,
+        })
+    }
 }
 
 /// Runs `coreship-load pull`.

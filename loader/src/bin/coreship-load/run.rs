@@ -5,76 +5,126 @@ use std::time::{Duration, Instant};
 
 use coreship_loader::{AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, RunOpts, SetArg};
 
-use crate::source_args::SourceArgs;
+use crate::cli::{self, Arg, Parser, Stop};
+use crate::source_args::{source_help, SourceArgs};
 use crate::{duration, pin, signals};
 
 /// Arguments of `coreship-load run`.
-#[derive(clap::Args)]
+#[derive(Default)]
 pub struct Args {
-    #[command(flatten)]
     source: SourceArgs,
-    /// Stop after this long (e.g. 5s, 500ms, 2m); default: until Ctrl-C
-    #[arg(long, value_parser = duration::parse)]
     duration: Option<Duration>,
-    /// Print histograms and counters this often (always printed at exit)
-    #[arg(long, value_parser = duration::parse)]
     interval: Option<Duration>,
-    /// Output format (folded: stack profiles as folded stacks, for flame graph tools)
-    #[arg(long, value_enum, default_value = "text")]
-    format: FormatArg,
-    /// Also draw the stack profile (e.g. the profile probe's) as an SVG flame graph in FILE,
-    /// rewritten at each --interval and at exit
-    #[arg(long, value_name = "FILE")]
+    format: Format,
     flamegraph: Option<PathBuf>,
-    /// Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux, else the minimal BTF
-    /// the artifact ships for this kernel)
-    #[arg(long, value_name = "FILE")]
     btf: Option<PathBuf>,
-    /// Behave as on a kernel without /sys/kernel/btf/vmlinux: use the artifact's minimal BTF
-    #[arg(long, conflicts_with = "btf")]
     ignore_kernel_btf: bool,
-    /// Attach target for a program: PROG=TARGET or PROG=KIND:TARGET, e.g. enter=uprobe:/bin/bash:readline
-    #[arg(long, value_name = "PROG=TARGET", value_parser = parse_spec)]
     attach: Vec<AttachSpec>,
-    /// Target for every uprobe/uretprobe program whose section names none: /PATH:FUNC[+OFF]
-    /// (repeat to trace several functions)
-    #[arg(long, value_name = "PATH:FUNC")]
     uprobe: Vec<String>,
-    /// Trace only this process (uprobes, USDT)
-    #[arg(long)]
     pid: Option<i32>,
-    /// Sampling frequency in Hz for perf_event programs
-    #[arg(long, default_value_t = 49)]
-    freq: u64,
-    /// Run the programs that load and attach even when others cannot
-    #[arg(long)]
+    freq: Option<u64>,
     allow_partial: bool,
-    /// Decode MAP's records as TYPE (objects written without coreship.h), e.g. events='struct event'
-    #[arg(long, value_name = "MAP=TYPE", value_parser = parse_event)]
     event: Vec<EventOverride>,
-    /// Set the probe's `const volatile` global NAME before load (repeatable), e.g. per_disk=1;
-    /// `coreship inspect` lists a probe's settings
-    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_set)]
     set: Vec<SetArg>,
-    /// Pin every link and map in bpffs under DIR (default /sys/fs/bpf/coreship/NAME) so the
-    /// probe stays attached after this process; if DIR is already pinned, re-attach to it
-    /// (nothing is loaded) and print its output. The pins stay at exit: `stop` removes them
-    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    /// `Some("")`: `--pin` without a directory.
     pin: Option<String>,
-    /// With --pin: pin and exit at once, leaving the probe running with no process
-    #[arg(long, requires = "pin")]
     detach: bool,
-    /// Copy libbpf's log to stderr
-    #[arg(short, long)]
     verbose: bool,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum FormatArg {
-    Text,
-    Json,
-    Folded,
+/// Sampling frequency for perf_event programs when `--freq` is not given.
+const DEFAULT_FREQ: u64 = 49;
+
+pub const HELP: &str = concat!(
+    "Load a probe, attach every program and print its events until stopped
+
+Usage: coreship-load run [OPTIONS] PROBE
+
+",
+    source_help!(),
+    "      --duration DURATION  Stop after this long (e.g. 5s, 500ms, 2m); default: until Ctrl-C
+      --interval DURATION  Print histograms and counters this often (always printed at exit)
+      --format FORMAT      text, json, or folded (stack profiles as folded stacks, for flame
+                           graph tools) [default: text]
+      --flamegraph FILE    Also draw the stack profile (e.g. the profile probe's) as an SVG
+                           flame graph in FILE, rewritten at each --interval and at exit
+      --btf FILE           Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux,
+                           else the minimal BTF the artifact ships for this kernel)
+      --ignore-kernel-btf  Behave as on a kernel without /sys/kernel/btf/vmlinux: use the
+                           artifact's minimal BTF
+      --attach PROG=TARGET Attach target for a program: PROG=TARGET or PROG=KIND:TARGET, e.g.
+                           enter=uprobe:/bin/bash:readline
+      --uprobe PATH:FUNC   Target for every uprobe/uretprobe program whose section names none:
+                           /PATH:FUNC[+OFF] (repeat to trace several functions)
+      --pid PID            Trace only this process (uprobes, USDT)
+      --freq HZ            Sampling frequency for perf_event programs [default: 49]
+      --allow-partial      Run the programs that load and attach even when others cannot
+      --event MAP=TYPE     Decode MAP's records as TYPE (objects written without coreship.h),
+                           e.g. events='struct event'
+      --set NAME=VALUE     Set the probe's `const volatile` global NAME before load
+                           (repeatable), e.g. per_disk=1; `coreship inspect` lists a probe's
+                           settings
+      --pin [DIR]          Pin every link and map in bpffs under DIR (default
+                           /sys/fs/bpf/coreship/NAME) so the probe stays attached after this
+                           process; if DIR is already pinned, re-attach to it (nothing is
+                           loaded) and print its output. The pins stay at exit: `stop` removes
+                           them
+      --detach             With --pin: pin and exit at once, leaving the probe running with
+                           no process
+  -v, --verbose            Copy libbpf's log to stderr
+  -h, --help               Print help
+"
+);
+
+impl Args {
+    /// Reads `run`'s arguments.
+    pub fn parse(p: &mut Parser) -> cli::Result<Self> {
+        let mut a = Args::default();
+        while let Some(arg) = Arg::next(p)? {
+            let Some(arg) = a.source.take(arg, p)? else {
+                continue;
+            };
+            let Arg::Flag(f) = &arg else {
+                return Err(arg.unexpected(HELP));
+            };
+            match f.as_str() {
+                "--duration" => a.duration = Some(cli::value(p, f, duration::parse)?),
+                "--interval" => a.interval = Some(cli::value(p, f, duration::parse)?),
+                "--format" => a.format = cli::choice(p, f, FORMATS)?,
+                "--flamegraph" => a.flamegraph = Some(cli::path(p)?),
+                "--btf" => a.btf = Some(cli::path(p)?),
+                "--ignore-kernel-btf" => a.ignore_kernel_btf = true,
+                "--attach" => a.attach.push(cli::value(p, f, parse_spec)?),
+                "--uprobe" => a.uprobe.push(cli::string(p, f)?),
+                "--pid" => a.pid = Some(cli::value(p, f, str::parse::<i32>)?),
+                "--freq" => a.freq = Some(cli::value(p, f, str::parse::<u64>)?),
+                "--allow-partial" => a.allow_partial = true,
+                "--event" => a.event.push(cli::value(p, f, parse_event)?),
+                "--set" => a.set.push(cli::value(p, f, parse_set)?),
+                "--pin" => a.pin = Some(cli::optional_string(p, f)?),
+                "--detach" => a.detach = true,
+                "-v" | "--verbose" => a.verbose = true,
+                _ => return Err(arg.unexpected(HELP)),
+            }
+        }
+        a.source = a.source.finish()?;
+        if a.detach && a.pin.is_none() {
+            return Err(Stop::Usage("--detach needs --pin".into()));
+        }
+        if a.ignore_kernel_btf && a.btf.is_some() {
+            return Err(Stop::Usage(
+                "--ignore-kernel-btf and --btf cannot be used together".into(),
+            ));
+        }
+        Ok(a)
+    }
 }
+
+const FORMATS: &[(&str, Format)] = &[
+    ("text", Format::Text),
+    ("json", Format::Json),
+    ("folded", Format::Folded),
+];
 
 pub(crate) fn parse_spec(s: &str) -> Result<AttachSpec, String> {
     s.parse()
@@ -115,17 +165,13 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
             uprobe: args.uprobe,
             attach_opts: AttachOpts {
                 pid: args.pid.unwrap_or(-1),
-                freq: args.freq,
+                freq: args.freq.unwrap_or(DEFAULT_FREQ),
             },
             allow_partial: args.allow_partial,
             set: args.set,
             ignore_kernel_btf: args.ignore_kernel_btf,
         },
-        format: match args.format {
-            FormatArg::Text => Format::Text,
-            FormatArg::Json => Format::Json,
-            FormatArg::Folded => Format::Folded,
-        },
+        format: args.format,
         duration: args.duration,
         interval: args.interval,
         events: args.event,

@@ -1,11 +1,37 @@
 //! `coreship-load stop`: unpin a probe pinned with `run --pin`, which detaches it.
 
+use crate::cli::{self, Arg, Parser};
+
 /// Arguments of `coreship-load stop`.
-#[derive(clap::Args)]
 pub struct Args {
-    /// The pin name `ps` shows, or the pin directory
-    #[arg(value_name = "NAME|DIR")]
     name: String,
+}
+
+pub const HELP: &str = "Unpin a probe pinned by `run --pin`, which detaches its programs
+
+Usage: coreship-load stop NAME|DIR
+
+Arguments:
+  NAME|DIR  The pin name `ps` shows, or the pin directory
+
+Options:
+  -h, --help  Print help
+";
+
+impl Args {
+    /// Reads `stop`'s argument.
+    pub fn parse(p: &mut Parser) -> cli::Result<Self> {
+        let mut name = None;
+        while let Some(arg) = Arg::next(p)? {
+            match arg {
+                Arg::Value(v) if name.is_none() => name = Some(cli::positional(v, "NAME")?),
+                arg => return Err(arg.unexpected(HELP)),
+            }
+        }
+        Ok(Args {
+            name: cli::required(name, "NAME|DIR")?,
+        })
+    }
 }
 
 /// Runs `coreship-load stop`.
