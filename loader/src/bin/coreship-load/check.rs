@@ -1,24 +1,16 @@
 //! `coreship-load check`: can this kernel run a probe? Loads nothing permanently.
 
 use std::io::Write as _;
-use std::path::PathBuf;
-
-use coreship_loader::{AttachSpec, LoadOpts, SetArg};
 
 use crate::cli::{self, Arg, Parser};
-use crate::run::{parse_set, parse_spec};
-use crate::source_args::{source_help, SourceArgs};
+use crate::source_args::{source_help, LoadArgs, SourceArgs};
 
 /// Arguments of `coreship-load check`.
 #[derive(Default)]
 pub struct Args {
     source: SourceArgs,
+    load: LoadArgs,
     json: bool,
-    btf: Option<PathBuf>,
-    attach: Vec<AttachSpec>,
-    uprobe: Vec<String>,
-    set: Vec<SetArg>,
-    verbose: bool,
 }
 
 pub const HELP: &str = concat!(
@@ -46,23 +38,18 @@ impl Args {
     /// Reads `check`'s arguments.
     pub fn parse(p: &mut Parser) -> cli::Result<Self> {
         let mut a = Args::default();
-        while let Some(arg) = Arg::next(p)? {
+        cli::each(p, HELP, |arg, p| {
             let Some(arg) = a.source.take(arg, p)? else {
-                continue;
+                return Ok(None);
             };
-            let Arg::Flag(f) = &arg else {
-                return Err(arg.unexpected(HELP));
-            };
-            match f.as_str() {
-                "--format" => a.json = cli::choice(p, f, &[("text", false), ("json", true)])?,
-                "--btf" => a.btf = Some(cli::path(p)?),
-                "--attach" => a.attach.push(cli::value(p, f, parse_spec)?),
-                "--uprobe" => a.uprobe.push(cli::string(p, f)?),
-                "--set" => a.set.push(cli::value(p, f, parse_set)?),
-                "-v" | "--verbose" => a.verbose = true,
-                _ => return Err(arg.unexpected(HELP)),
+            match a.load.take(arg, p)? {
+                Some(Arg::Flag(f)) if f == "--format" => {
+                    a.json = cli::choice(p, &f, &[("text", false), ("json", true)])?;
+                    Ok(None)
+                }
+                rest => Ok(rest),
             }
-        }
+        })?;
         a.source = a.source.finish()?;
         Ok(a)
     }
@@ -70,15 +57,8 @@ impl Args {
 
 /// Runs `coreship-load check`; `Ok(false)` when the probe cannot run here (exit status 1).
 pub fn exec(args: Args) -> anyhow::Result<bool> {
-    coreship_loader::libbpf_log::set_echo(args.verbose);
+    let opts = args.load.into_opts();
     let src = args.source.fetch()?.source;
-    let opts = LoadOpts {
-        btf: args.btf,
-        attach: args.attach,
-        uprobe: args.uprobe,
-        set: args.set,
-        ..Default::default()
-    };
     let report = coreship_loader::check(&src, &opts, true)?;
     let text = if args.json {
         coreship_loader::check_json(&report) + "\n"

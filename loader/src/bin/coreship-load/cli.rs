@@ -53,6 +53,21 @@ impl Arg {
     }
 }
 
+/// Hands every argument to `take`, which reads it (and its value) and returns `None`, or gives
+/// it back: an argument given back is a usage error (or the help, for `-h`/`--help`).
+pub fn each(
+    p: &mut Parser,
+    help: &'static str,
+    mut take: impl FnMut(Arg, &mut Parser) -> Result<Option<Arg>>,
+) -> Result<()> {
+    while let Some(arg) = Arg::next(p)? {
+        if let Some(arg) = take(arg, p)? {
+            return Err(arg.unexpected(help));
+        }
+    }
+    Ok(())
+}
+
 /// The value of `flag` (`--flag V` or `--flag=V`) as UTF-8.
 pub fn string(p: &mut Parser, flag: &str) -> Result<String> {
     utf8(p.value()?, flag)

@@ -1,6 +1,6 @@
 //! `coreship-load pull`: fetch an artifact into the local cache, verified, without loading it.
 
-use crate::cli::{self, Arg, Parser};
+use crate::cli::{self, Parser};
 use crate::source_args::{source_help, SourceArgs};
 
 /// Arguments of `coreship-load pull`.
@@ -24,11 +24,7 @@ impl Args {
     /// Reads `pull`'s arguments.
     pub fn parse(p: &mut Parser) -> cli::Result<Self> {
         let mut source = SourceArgs::default();
-        while let Some(arg) = Arg::next(p)? {
-            if let Some(arg) = source.take(arg, p)? {
-                return Err(arg.unexpected(HELP));
-            }
-        }
+        cli::each(p, HELP, |arg, p| source.take(arg, p))?;
         Ok(Args {
             source: source.finish()?,
         })

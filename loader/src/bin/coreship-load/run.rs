@@ -3,33 +3,29 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use coreship_loader::{AttachOpts, AttachSpec, EventOverride, Format, LoadOpts, RunOpts, SetArg};
+use coreship_loader::{AttachOpts, EventOverride, Format, LoadOpts, RunOpts};
 
 use crate::cli::{self, Arg, Parser, Stop};
-use crate::source_args::{source_help, SourceArgs};
+use crate::source_args::{source_help, LoadArgs, SourceArgs};
 use crate::{duration, pin, signals};
 
 /// Arguments of `coreship-load run`.
 #[derive(Default)]
 pub struct Args {
     source: SourceArgs,
+    load: LoadArgs,
     duration: Option<Duration>,
     interval: Option<Duration>,
     format: Format,
     flamegraph: Option<PathBuf>,
-    btf: Option<PathBuf>,
     ignore_kernel_btf: bool,
-    attach: Vec<AttachSpec>,
-    uprobe: Vec<String>,
     pid: Option<i32>,
     freq: Option<u64>,
     allow_partial: bool,
     event: Vec<EventOverride>,
-    set: Vec<SetArg>,
     /// `Some("")`: `--pin` without a directory.
     pin: Option<String>,
     detach: bool,
-    verbose: bool,
 }
 
 /// Sampling frequency for perf_event programs when `--freq` is not given.
@@ -80,38 +76,37 @@ impl Args {
     /// Reads `run`'s arguments.
     pub fn parse(p: &mut Parser) -> cli::Result<Self> {
         let mut a = Args::default();
-        while let Some(arg) = Arg::next(p)? {
+        cli::each(p, HELP, |arg, p| {
             let Some(arg) = a.source.take(arg, p)? else {
-                continue;
+                return Ok(None);
+            };
+            let Some(arg) = a.load.take(arg, p)? else {
+                return Ok(None);
             };
             let Arg::Flag(f) = &arg else {
-                return Err(arg.unexpected(HELP));
+                return Ok(Some(arg));
             };
             match f.as_str() {
                 "--duration" => a.duration = Some(cli::value(p, f, duration::parse)?),
                 "--interval" => a.interval = Some(cli::value(p, f, duration::parse)?),
                 "--format" => a.format = cli::choice(p, f, FORMATS)?,
                 "--flamegraph" => a.flamegraph = Some(cli::path(p)?),
-                "--btf" => a.btf = Some(cli::path(p)?),
                 "--ignore-kernel-btf" => a.ignore_kernel_btf = true,
-                "--attach" => a.attach.push(cli::value(p, f, parse_spec)?),
-                "--uprobe" => a.uprobe.push(cli::string(p, f)?),
                 "--pid" => a.pid = Some(cli::value(p, f, str::parse::<i32>)?),
                 "--freq" => a.freq = Some(cli::value(p, f, str::parse::<u64>)?),
                 "--allow-partial" => a.allow_partial = true,
                 "--event" => a.event.push(cli::value(p, f, parse_event)?),
-                "--set" => a.set.push(cli::value(p, f, parse_set)?),
                 "--pin" => a.pin = Some(cli::optional_string(p, f)?),
                 "--detach" => a.detach = true,
-                "-v" | "--verbose" => a.verbose = true,
-                _ => return Err(arg.unexpected(HELP)),
+                _ => return Ok(Some(arg)),
             }
-        }
+            Ok(None)
+        })?;
         a.source = a.source.finish()?;
         if a.detach && a.pin.is_none() {
             return Err(Stop::Usage("--detach needs --pin".into()));
         }
-        if a.ignore_kernel_btf && a.btf.is_some() {
+        if a.ignore_kernel_btf && a.load.has_btf() {
             return Err(Stop::Usage(
                 "--ignore-kernel-btf and --btf cannot be used together".into(),
             ));
@@ -126,16 +121,6 @@ const FORMATS: &[(&str, Format)] = &[
     ("folded", Format::Folded),
 ];
 
-pub(crate) fn parse_spec(s: &str) -> Result<AttachSpec, String> {
-    s.parse()
-        .map_err(|e: coreship_loader::LoadError| e.to_string())
-}
-
-pub(crate) fn parse_set(s: &str) -> Result<SetArg, String> {
-    s.parse()
-        .map_err(|e: coreship_loader::SettingError| e.to_string())
-}
-
 fn parse_event(s: &str) -> Result<EventOverride, String> {
     s.parse()
         .map_err(|e: coreship_loader::LoadError| e.to_string())
@@ -143,12 +128,12 @@ fn parse_event(s: &str) -> Result<EventOverride, String> {
 
 /// Runs `coreship-load run`.
 pub fn exec(args: Args) -> anyhow::Result<()> {
-    coreship_loader::libbpf_log::set_echo(args.verbose);
     signals::install();
     if args.flamegraph.is_some() && !coreship_loader::FLAMEGRAPH_SUPPORTED {
         // Refused before loading anything: this binary cannot draw what was asked.
         return Err(coreship_loader::StackError::FlamegraphDisabled.into());
     }
+    let load = args.load.into_opts();
     // Digests and signatures are checked here, before anything reaches the kernel.
     let fetched = args.source.fetch()?;
     let src = fetched.source;
@@ -160,16 +145,13 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         .collect();
     let mut opts = RunOpts {
         load: LoadOpts {
-            btf: args.btf,
-            attach: args.attach,
-            uprobe: args.uprobe,
             attach_opts: AttachOpts {
                 pid: args.pid.unwrap_or(-1),
                 freq: args.freq.unwrap_or(DEFAULT_FREQ),
             },
             allow_partial: args.allow_partial,
-            set: args.set,
             ignore_kernel_btf: args.ignore_kernel_btf,
+            ..load
         },
         format: args.format,
         duration: args.duration,

@@ -1,10 +1,10 @@
-//! The arguments that say where a probe comes from and what it must satisfy, shared by `run`
-//! and `pull`.
+//! The arguments that say where a probe comes from and what it must satisfy (shared by `run`,
+//! `check` and `pull`), and how it is loaded (shared by `run` and `check`).
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use coreship_loader::{FetchOpts, Fetched, ProbeRef};
+use coreship_loader::{AttachSpec, FetchOpts, Fetched, LoadOpts, ProbeRef, SetArg};
 use coreship_registry::{Arch, TrustedKeys};
 
 use crate::cli::{self, Arg, Parser};
@@ -97,5 +97,54 @@ impl SourceArgs {
             );
         }
         Ok(fetched)
+    }
+}
+
+/// How the probe is loaded: the options `run` and `check` share.
+#[derive(Default)]
+pub struct LoadArgs {
+    btf: Option<PathBuf>,
+    attach: Vec<AttachSpec>,
+    uprobe: Vec<String>,
+    set: Vec<SetArg>,
+    verbose: bool,
+}
+
+impl LoadArgs {
+    /// Reads `--btf`, `--attach`, `--uprobe`, `--set` and `-v`; gives anything else back.
+    pub fn take(&mut self, arg: Arg, p: &mut Parser) -> cli::Result<Option<Arg>> {
+        let Arg::Flag(f) = &arg else {
+            return Ok(Some(arg));
+        };
+        match f.as_str() {
+            "--btf" => self.btf = Some(cli::path(p)?),
+            "--attach" => self.attach.push(cli::value(p, f, |s| {
+                s.parse::<AttachSpec>().map_err(|e| e.to_string())
+            })?),
+            "--uprobe" => self.uprobe.push(cli::string(p, f)?),
+            "--set" => self.set.push(cli::value(p, f, |s| {
+                s.parse::<SetArg>().map_err(|e| e.to_string())
+            })?),
+            "-v" | "--verbose" => self.verbose = true,
+            _ => return Ok(Some(arg)),
+        }
+        Ok(None)
+    }
+
+    /// Whether `--btf` was given.
+    pub fn has_btf(&self) -> bool {
+        self.btf.is_some()
+    }
+
+    /// Copies libbpf's log to stderr when `-v` was given, and gives the load options.
+    pub fn into_opts(self) -> LoadOpts {
+        coreship_loader::libbpf_log::set_echo(self.verbose);
+        LoadOpts {
+            btf: self.btf,
+            attach: self.attach,
+            uprobe: self.uprobe,
+            set: self.set,
+            ..Default::default()
+        }
     }
 }
