@@ -17,6 +17,9 @@
 //!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
 //! - A pull-only token trying to write gets `401` with a fresh challenge (not 403), so clients
 //!   ask the token endpoint again with their push credentials.
+//! - A full disk is `507 UNKNOWN` ("the registry's storage is full"), any other storage
+//!   failure `500 UNKNOWN`; a refused upload's body is read to its end first, so the client
+//!   gets the answer rather than a reset.
 //!
 //! [`BlobStore`]: crate::store::BlobStore
 
