@@ -7,6 +7,7 @@
 //! makes it visible only if it hashes to the digest given; otherwise it is deleted.
 
 use super::blobs::{parse_digest, DIGEST_HEADER};
+use super::body::{drain, next_data};
 use super::error::{ApiError, Code};
 use super::storage::RepoName;
 use super::AppState;
@@ -17,9 +18,9 @@ use axum::extract::{Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 const UUID_HEADER: &str = "docker-upload-uuid";
@@ -146,6 +147,7 @@ impl Session {
         repo: &RepoName,
         headers: &HeaderMap,
         body: &mut Body,
+        idle: Duration,
     ) -> Result<(), ApiError> {
         let offset = self.len()?;
         let mut expected = headers
@@ -153,7 +155,7 @@ impl Session {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         self.check_range(repo, headers, offset, &mut expected)?;
-        let result = write_body(&self.data, body).await;
+        let result = write_body(&self.data, body, idle).await;
         let failure = match result {
             Ok(n) if expected.is_none_or(|e| e == n) => return Ok(()),
             Ok(n) => ApiError::new(
@@ -169,23 +171,22 @@ impl Session {
     }
 }
 
-/// Reads and drops the rest of a request body (at most 1 GiB): a client still sending when
-/// the server answers and closes gets a reset instead of the answer (a full disk, a chunk at
-/// the wrong offset).
-async fn drain(body: &mut Body) {
-    let mut n = 0usize;
-    while let Some(Ok(frame)) = body.frame().await {
-        n += frame.data_ref().map_or(0, |d| d.len());
-        if n > 1 << 30 {
-            break;
-        }
-    }
-}
-
-/// `result`, after draining `body` if it is a refusal.
-async fn or_drain<T>(result: Result<T, ApiError>, body: &mut Body) -> Result<T, ApiError> {
-    if result.is_err() {
-        drain(body).await;
+/// `result`, after draining `body` if it is a refusal (unless the body already stalled: the
+/// client is not sending, and waiting for it again would only hold the connection longer).
+async fn or_drain<T>(
+    state: &AppState,
+    result: Result<T, ApiError>,
+    body: &mut Body,
+) -> Result<T, ApiError> {
+    let stalled = matches!(
+        &result,
+        Err(ApiError::Spec {
+            status: StatusCode::REQUEST_TIMEOUT,
+            ..
+        })
+    );
+    if result.is_err() && !stalled {
+        drain(body, state.read_timeout()).await;
     }
     result
 }
@@ -204,7 +205,7 @@ pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64)> {
 }
 
 /// Streams `body` onto the end of `path`; returns the bytes written (fsynced).
-async fn write_body(path: &PathBuf, body: &mut Body) -> Result<u64, ApiError> {
+async fn write_body(path: &PathBuf, body: &mut Body, idle: Duration) -> Result<u64, ApiError> {
     let file = tokio::fs::OpenOptions::new()
         .append(true)
         .open(path)
@@ -212,13 +213,12 @@ async fn write_body(path: &PathBuf, body: &mut Body) -> Result<u64, ApiError> {
         .map_err(ApiError::io(path))?;
     let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut n = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| ApiError::new(Code::BlobUploadInvalid, format!("request body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            out.write_all(&data).await.map_err(ApiError::io(path))?;
-            n += data.len() as u64;
-        }
+    while let Some(data) = next_data(body, idle)
+        .await
+        .map_err(|e| e.refusal(Code::BlobUploadInvalid))?
+    {
+        out.write_all(&data).await.map_err(ApiError::io(path))?;
+        n += data.len() as u64;
     }
     out.flush().await.map_err(ApiError::io(path))?;
     out.into_inner()
@@ -317,7 +317,7 @@ pub(crate) async fn start(
 ) -> Result<Response, ApiError> {
     let (parts, mut body) = req.into_parts();
     let result = start_upload(state, name, &parts, &mut body).await;
-    or_drain(result, &mut body).await
+    or_drain(state, result, &mut body).await
 }
 
 async fn start_upload(
@@ -336,7 +336,10 @@ async fn start_upload(
     } else if q.contains_key("digest") {
         let digest = digest_param(&q)?;
         let session = Session::create(state, &repo)?;
-        if let Err(e) = session.append(&repo, &parts.headers, body).await {
+        if let Err(e) = session
+            .append(&repo, &parts.headers, body, state.read_timeout())
+            .await
+        {
             session.remove();
             return Err(e);
         }
@@ -354,7 +357,7 @@ pub(crate) async fn patch(
 ) -> Result<Response, ApiError> {
     let (parts, mut body) = req.into_parts();
     let result = append_chunk(state, name, id, &parts, &mut body).await;
-    or_drain(result, &mut body).await
+    or_drain(state, result, &mut body).await
 }
 
 async fn append_chunk(
@@ -368,7 +371,9 @@ async fn append_chunk(
     let lock = state.upload_lock(id);
     let _guard = lock.lock().await;
     let session = Session::open(state, &repo, id).inspect_err(|_| state.forget_upload_lock(id))?;
-    session.append(&repo, &parts.headers, body).await?;
+    session
+        .append(&repo, &parts.headers, body, state.read_timeout())
+        .await?;
     session.progress(&repo, StatusCode::ACCEPTED)
 }
 
@@ -381,7 +386,7 @@ pub(crate) async fn finish(
 ) -> Result<Response, ApiError> {
     let (parts, mut body) = req.into_parts();
     let result = finish_upload(state, name, id, &parts, &mut body).await;
-    or_drain(result, &mut body).await
+    or_drain(state, result, &mut body).await
 }
 
 async fn finish_upload(
@@ -396,7 +401,9 @@ async fn finish_upload(
     let lock = state.upload_lock(id);
     let _guard = lock.lock().await;
     let session = Session::open(state, &repo, id)?;
-    session.append(&repo, &parts.headers, body).await?;
+    session
+        .append(&repo, &parts.headers, body, state.read_timeout())
+        .await?;
     complete(state, &repo, session, digest).await
 }
 

@@ -50,6 +50,7 @@ pub fn options(root: &Path) -> ServerOptions {
         private: false,
         immutable_tags: false,
         logger: None,
+        read_timeout: server::DEFAULT_READ_TIMEOUT,
     }
 }
 
