@@ -8,7 +8,8 @@ mod common;
 
 use common::{
     agent, assert_store_consistent, assert_tags_complete, bearer, body, header, noise, push_blob,
-    push_manifest, push_packed, try_push_packed, write_token_file, BinServer, ChildGuard, TempDir,
+    push_manifest, push_packed, try_push_packed, upload_bytes, write_token_file, BinServer,
+    ChildGuard, TempDir,
 };
 use coreship_registry::artifact::{self, PackOptions, Packed};
 use coreship_registry::oci::{
@@ -72,16 +73,6 @@ fn chunked_push(base: &str, repo: &str, data: &[u8], stop: &AtomicBool) -> Optio
         .send_empty()
         .ok()?;
     Some(r.status().as_u16())
-}
-
-fn upload_bytes(root: &Path) -> u64 {
-    std::fs::read_dir(root.join("uploads"))
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 /// `coreship-registry gc --root ROOT EXTRA…` to completion; its stdout.

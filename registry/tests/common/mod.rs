@@ -132,7 +132,33 @@ pub struct BinServer {
 
 impl BinServer {
     pub fn start(root: &Path, token_file: &Path, extra: &[&str]) -> BinServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coreship-registry"))
+        BinServer::spawn(
+            Command::new(env!("CARGO_BIN_EXE_coreship-registry")),
+            root,
+            token_file,
+            extra,
+        )
+    }
+
+    /// [`BinServer::start`] with at most `fds` open files (soft and hard limit), as a
+    /// constrained deployment runs it.
+    pub fn start_with_fd_limit(
+        root: &Path,
+        token_file: &Path,
+        extra: &[&str],
+        fds: u32,
+    ) -> BinServer {
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            &format!("ulimit -n {fds} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_coreship-registry"),
+        ]);
+        BinServer::spawn(sh, root, token_file, extra)
+    }
+
+    fn spawn(mut command: Command, root: &Path, token_file: &Path, extra: &[&str]) -> BinServer {
+        let mut child = command
             .arg("serve")
             .arg("--root")
             .arg(root)
@@ -283,6 +309,19 @@ pub fn try_push_packed(
         expect_201(&format!("manifest {reference}"), r)?;
     }
     Ok(())
+}
+
+/// Data bytes held by upload sessions under `root` (not their `.repo` owner files).
+pub fn upload_bytes(root: &Path) -> u64 {
+    std::fs::read_dir(root.join("uploads"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".repo"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// `len` bytes that do not compress and differ with `seed`.
