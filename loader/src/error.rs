@@ -76,6 +76,16 @@ pub enum LoadError {
         /// What libbpf said.
         said: String,
     },
+    /// The kernel would not create one of the probe's maps.
+    #[error("map {map} ({size}): the kernel could not create it ({}): {}", errno.map_or_else(|| "unknown error".into(), errno_text), map_advice(*errno))]
+    MapCreate {
+        /// The map.
+        map: String,
+        /// What it takes, e.g. `a 64 MiB ring buffer`.
+        size: String,
+        /// The errno.
+        errno: Option<i32>,
+    },
     /// One or more programs could not attach and `--allow-partial` was not given.
     #[error("{}", attach_summary(failures))]
     Attach {
@@ -150,6 +160,15 @@ pub enum LoadError {
     /// Writing output failed (e.g. stdout closed).
     #[error("writing output failed")]
     Write(#[source] std::io::Error),
+}
+
+/// What to do when the kernel will not create a map.
+fn map_advice(errno: Option<i32>) -> &'static str {
+    match errno {
+        Some(libc::ENOMEM) => "BPF map memory is charged to the memory cgroup coreship-load runs in: raise its limit (memory.max; memory.limit_in_bytes with cgroup v1) or free memory",
+        Some(libc::EPERM) => "run as root (CAP_BPF); before Linux 5.11 map memory also counts against the locked-memory limit (ulimit -l)",
+        _ => "`coreship-load check` shows what this kernel lacks",
+    }
 }
 
 /// A program that could not attach, and why, in words a user can act on.

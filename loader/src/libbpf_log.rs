@@ -115,7 +115,29 @@ pub fn failed_errno(lines: &[String]) -> Option<i32> {
         .iter()
         .rev()
         .find(|l| l.contains("failed to load: -"))?;
-    let code = line.rsplit("failed to load: -").next()?.trim();
+    errno_code(line.rsplit("failed to load: -").next()?)
+}
+
+/// The map libbpf could not create, and the errno, from `map 'NAME': failed to create: -ENOMEM`
+/// (libbpf before 1.6 prints `…: Cannot allocate memory(-12)`).
+pub fn failed_map(lines: &[String]) -> Option<(String, Option<i32>)> {
+    lines.iter().rev().find_map(|l| {
+        let (name, tail) = l.split("map '").nth(1)?.split_once('\'')?;
+        let said = tail.strip_prefix(": failed to create: ")?;
+        let code = match said.strip_prefix('-') {
+            Some(code) => errno_code(code),
+            None => said
+                .rsplit("(-")
+                .next()
+                .and_then(|n| n.trim_end_matches(')').parse().ok()),
+        };
+        Some((name.to_string(), code))
+    })
+}
+
+/// `EPERM`, `13` (as libbpf prints errnos, without the minus sign) as a number.
+fn errno_code(text: &str) -> Option<i32> {
+    let code = text.trim();
     let code = code.split_whitespace().next().unwrap_or(code);
     if let Ok(n) = code.parse::<i32>() {
         return Some(n);
@@ -196,6 +218,16 @@ mod tests {
         let named = vec!["libbpf: prog 'x': failed to load: -EPERM".to_string()];
         assert_eq!(failed_errno(&named), Some(libc::EPERM));
         assert_eq!(failed_errno(&[]), None);
+    }
+
+    #[test]
+    fn failed_map_reads_both_libbpf_spellings() {
+        let new = vec!["map 'big': failed to create: -ENOMEM".to_string()];
+        assert_eq!(failed_map(&new), Some(("big".into(), Some(libc::ENOMEM))));
+        let old = vec!["map 'big': failed to create: Operation not permitted(-1)".to_string()];
+        assert_eq!(failed_map(&old), Some(("big".into(), Some(libc::EPERM))));
+        let other = vec!["map 'big': created successfully, fd=4".to_string()];
+        assert_eq!(failed_map(&other), None);
     }
 
     #[test]

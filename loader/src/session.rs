@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use libbpf_rs::{Link, Object, ObjectBuilder, OpenObject};
+use libbpf_rs::{Link, MapType, Object, ObjectBuilder, OpenObject};
 
 use crate::attach::alternatives::{Alternatives, Fallback};
 use crate::attach::{
@@ -305,16 +305,14 @@ fn load(
                 )
             })
             .collect();
+        let maps = map_sizes(&open);
         let (result, lines) = libbpf_log::capture(|| open.load());
         let err = match result {
             Ok(object) => return Ok((object, disabled)),
             Err(e) => e,
         };
         let Some(program) = libbpf_log::failed_program(&lines) else {
-            return Err(LoadError::Load {
-                path: src.path.clone(),
-                said: last_line(&lines).unwrap_or_else(|| format!("{err:#}")),
-            });
+            return Err(load_failed(&src.path, &lines, &maps, || format!("{err:#}")));
         };
         let kind = sections
             .iter()
@@ -361,6 +359,50 @@ fn load(
 /// The last line libbpf logged, which usually names the failure.
 fn last_line(lines: &[String]) -> Option<String> {
     lines.last().map(|l| l.trim().to_string())
+}
+
+/// What each map of `open` takes, by name, for an error about creating it.
+pub(crate) fn map_sizes(open: &OpenObject) -> Vec<(String, String)> {
+    open.maps()
+        .map(|m| {
+            let size = match m.map_type() {
+                MapType::RingBuf | MapType::UserRingBuf => {
+                    format!("a {} ring buffer", human_bytes(m.max_entries().into()))
+                }
+                _ => format!("{} entries of {} bytes", m.max_entries(), m.value_size()),
+            };
+            (m.name().to_string_lossy().into_owned(), size)
+        })
+        .collect()
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// The error for a load libbpf failed with no program to blame: a map the kernel would not
+/// create (named, with what to do), else libbpf's last line.
+pub(crate) fn load_failed(
+    path: &Path,
+    lines: &[String],
+    maps: &[(String, String)],
+    fallback: impl FnOnce() -> String,
+) -> LoadError {
+    if let Some((map, errno)) = libbpf_log::failed_map(lines) {
+        let size = maps
+            .iter()
+            .find(|(name, _)| *name == map)
+            .map_or_else(|| "size unknown".to_string(), |(_, s)| s.clone());
+        return LoadError::MapCreate { map, size, errno };
+    }
+    LoadError::Load {
+        path: path.to_path_buf(),
+        said: last_line(lines).unwrap_or_else(fallback),
+    }
 }
 
 /// Why the kernel refused to load `program` (of `kind`), from libbpf's error and log.

@@ -263,17 +263,14 @@ pub fn check(src: &ProbeSource, opts: &LoadOpts, verify: bool) -> Result<CheckRe
     let btf = chosen.path.as_deref();
     let mut open = session::open(&src.name, &src.bytes, &src.path, btf)?;
     crate::settings::apply(&mut open, &src.path, &opts.set)?;
+    let maps = session::map_sizes(&open);
     let ptr = open.as_libbpf_object().as_ptr();
     // SAFETY: `ptr` is the live object `open` owns; preparing it only changes its state.
     let (ret, lines) = libbpf_log::capture(|| unsafe { libbpf_sys::bpf_object__prepare(ptr) });
     if ret != 0 {
-        return Err(LoadError::Load {
-            path: src.path.clone(),
-            said: lines
-                .last()
-                .cloned()
-                .unwrap_or_else(|| crate::error::errno_text(-ret)),
-        });
+        return Err(session::load_failed(&src.path, &lines, &maps, || {
+            crate::error::errno_text(-ret)
+        }));
     }
 
     let mut probes = kernel::Probes::default();
@@ -408,6 +405,7 @@ fn verify_all(
         if !programs.iter().any(|p| p.ok() && p.verifier.is_none()) {
             return Ok(());
         }
+        let maps = session::map_sizes(&open);
         let (result, lines) = libbpf_log::capture(|| open.load());
         let err = match result {
             Ok(object) => {
@@ -422,10 +420,9 @@ fn verify_all(
             Err(e) => e,
         };
         let Some(failed) = libbpf_log::failed_program(&lines) else {
-            return Err(LoadError::Load {
-                path: src.path.clone(),
-                said: lines.last().cloned().unwrap_or_else(|| format!("{err:#}")),
-            });
+            return Err(session::load_failed(&src.path, &lines, &maps, || {
+                format!("{err:#}")
+            }));
         };
         let kind = sections
             .iter()

@@ -171,6 +171,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Whether a storage failure means the disk (or the user's quota) is full.
+fn is_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// The JSON error body.
 pub(crate) fn body(code: &str, message: &str, detail: &serde_json::Value) -> Vec<u8> {
     let mut entry = serde_json::json!({ "code": code, "message": message });
@@ -190,7 +198,17 @@ impl IntoResponse for ApiError {
                 detail,
                 headers,
             } => (status, body(code.as_str(), &message, &detail), headers),
-            // The path stays in the server's own view; clients get no file system details.
+            // The path stays in the server's own view; clients get no file system details,
+            // except that the disk is full: the one storage failure they can wait out.
+            ApiError::Storage { source, .. } if is_full(&source) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                body(
+                    "UNKNOWN",
+                    "the registry's storage is full: nothing of this request was stored; retry once space is freed",
+                    &serde_json::Value::Null,
+                ),
+                Vec::new(),
+            ),
             ApiError::Storage { .. } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 body(
@@ -227,5 +245,22 @@ mod tests {
         let e = ApiError::new(Code::Denied, "no").detail(serde_json::json!({"tag": "t"}));
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn a_full_disk_is_507_and_other_storage_failures_500() {
+        let storage = |kind| {
+            ApiError::io("/root/uploads/x")(io::Error::from(kind))
+                .into_response()
+                .status()
+        };
+        assert_eq!(
+            storage(io::ErrorKind::StorageFull),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
+        assert_eq!(
+            storage(io::ErrorKind::PermissionDenied),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

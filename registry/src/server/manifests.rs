@@ -151,15 +151,10 @@ pub(crate) async fn put(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
         .filter(|v| !v.is_empty());
-    let bytes = axum::body::to_bytes(req.into_body(), MAX_MANIFEST_BYTES)
+    let mut body = req.into_body();
+    let bytes = super::body::read_to_vec(&mut body, MAX_MANIFEST_BYTES, state.read_timeout())
         .await
-        .map_err(|_| {
-            ApiError::new(
-                Code::SizeInvalid,
-                "manifest larger than 4 MiB or body unreadable",
-            )
-            .status(StatusCode::PAYLOAD_TOO_LARGE)
-        })?;
+        .map_err(|e| e.refusal(Code::ManifestInvalid))?;
     let manifest =
         Manifest::parse(&bytes, content_type.as_deref()).map_err(|e| invalid(format!("{e}")))?;
     let digest = Sha256Digest::of(&bytes);

@@ -17,13 +17,20 @@
 //!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
 //! - A pull-only token trying to write gets `401` with a fresh challenge (not 403), so clients
 //!   ask the token endpoint again with their push credentials.
+//! - A full disk is `507 UNKNOWN` ("the registry's storage is full"), any other storage
+//!   failure `500 UNKNOWN`; a refused upload's body is read to its end first, so the client
+//!   gets the answer rather than a reset.
+//! - A request body that pauses longer than the read timeout is `408` with
+//!   `BLOB_UPLOAD_INVALID` (an upload) or `MANIFEST_INVALID`; what it sent is dropped.
 //!
 //! [`BlobStore`]: crate::store::BlobStore
 
 pub mod auth;
 mod blobs;
+mod body;
 pub mod error;
 pub mod gc;
+mod listen;
 mod manifests;
 mod referrers;
 mod route;
@@ -35,6 +42,7 @@ mod web;
 pub use auth::{parse_token_file, Access, Auth};
 pub use error::{ApiError, Code};
 pub use gc::{collect_garbage, GcOptions, GcReport};
+pub use listen::max_connections;
 pub use route::Endpoint;
 pub use storage::Storage;
 
@@ -47,6 +55,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A sink for the server's few log lines (start-up, storage failures). The library never
 /// prints; the binary passes one that writes to stderr.
@@ -65,7 +74,13 @@ pub struct ServerOptions {
     pub immutable_tags: bool,
     /// Where log lines go (`None`: nowhere).
     pub logger: Option<Logger>,
+    /// How long a client may take to send a request head, or pause in a request body,
+    /// before its connection is closed ([`DEFAULT_READ_TIMEOUT`] unless told).
+    pub read_timeout: Duration,
 }
+
+/// 30 s, hyper's own default for request heads.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Failures starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +126,7 @@ struct Inner {
     auth: Auth,
     immutable_tags: bool,
     logger: Option<Logger>,
+    read_timeout: Duration,
     /// One lock per upload session, so that chunks of a session are appended one at a time.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -133,6 +149,7 @@ impl AppState {
             auth: Auth::new(&opts.push_tokens, opts.private),
             immutable_tags: opts.immutable_tags,
             logger: opts.logger,
+            read_timeout: opts.read_timeout,
             upload_locks: Mutex::new(HashMap::new()),
         }));
         if removed > 0 {
@@ -154,6 +171,10 @@ impl AppState {
 
     pub(crate) fn immutable_tags(&self) -> bool {
         self.0.immutable_tags
+    }
+
+    pub(crate) fn read_timeout(&self) -> Duration {
+        self.0.read_timeout
     }
 
     pub(crate) fn log(&self, line: &str) {
@@ -245,13 +266,12 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` completes.
+/// Serves `state` on `listener` until `shutdown` completes, then lets open connections
+/// finish. Connections are capped and slow clients timed out: see [`max_connections`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    listen::serve(listener, state, shutdown).await
 }

@@ -7,23 +7,26 @@
 //! makes it visible only if it hashes to the digest given; otherwise it is deleted.
 
 use super::blobs::{parse_digest, DIGEST_HEADER};
+use super::body::{drain, next_data};
 use super::error::{ApiError, Code};
 use super::storage::RepoName;
 use super::AppState;
 use crate::store::StoreError;
 use crate::Sha256Digest;
+use axum::body::Body;
 use axum::extract::{Query, Request};
-use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderName, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 const UUID_HEADER: &str = "docker-upload-uuid";
 
-fn query(req: &Request) -> HashMap<String, String> {
-    Query::<HashMap<String, String>>::try_from_uri(req.uri())
+fn query(uri: &Uri) -> HashMap<String, String> {
+    Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|q| q.0)
         .unwrap_or_default()
 }
@@ -143,19 +146,16 @@ impl Session {
         &self,
         repo: &RepoName,
         headers: &HeaderMap,
-        body: axum::body::Body,
+        body: &mut Body,
+        idle: Duration,
     ) -> Result<(), ApiError> {
         let offset = self.len()?;
         let mut expected = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let Err(e) = self.check_range(repo, headers, offset, &mut expected) {
-            // Read what the client sends anyway, so it gets the answer and not a reset.
-            drain(body).await;
-            return Err(e);
-        }
-        let result = write_body(&self.data, body).await;
+        self.check_range(repo, headers, offset, &mut expected)?;
+        let result = write_body(&self.data, body, idle).await;
         let failure = match result {
             Ok(n) if expected.is_none_or(|e| e == n) => return Ok(()),
             Ok(n) => ApiError::new(
@@ -171,15 +171,24 @@ impl Session {
     }
 }
 
-/// Reads and drops a request body (at most 1 GiB, so a refusal reaches the client).
-async fn drain(mut body: axum::body::Body) {
-    let mut n = 0usize;
-    while let Some(Ok(frame)) = body.frame().await {
-        n += frame.data_ref().map_or(0, |d| d.len());
-        if n > 1 << 30 {
-            break;
-        }
+/// `result`, after draining `body` if it is a refusal (unless the body already stalled: the
+/// client is not sending, and waiting for it again would only hold the connection longer).
+async fn or_drain<T>(
+    state: &AppState,
+    result: Result<T, ApiError>,
+    body: &mut Body,
+) -> Result<T, ApiError> {
+    let stalled = matches!(
+        &result,
+        Err(ApiError::Spec {
+            status: StatusCode::REQUEST_TIMEOUT,
+            ..
+        })
+    );
+    if result.is_err() && !stalled {
+        drain(body, state.read_timeout()).await;
     }
+    result
 }
 
 /// `start-end` (or `bytes start-end/total`) of a chunk's `Content-Range`.
@@ -196,22 +205,20 @@ pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64)> {
 }
 
 /// Streams `body` onto the end of `path`; returns the bytes written (fsynced).
-async fn write_body(path: &PathBuf, body: axum::body::Body) -> Result<u64, ApiError> {
+async fn write_body(path: &PathBuf, body: &mut Body, idle: Duration) -> Result<u64, ApiError> {
     let file = tokio::fs::OpenOptions::new()
         .append(true)
         .open(path)
         .await
         .map_err(ApiError::io(path))?;
     let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let mut body = body;
     let mut n = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| ApiError::new(Code::BlobUploadInvalid, format!("request body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            out.write_all(&data).await.map_err(ApiError::io(path))?;
-            n += data.len() as u64;
-        }
+    while let Some(data) = next_data(body, idle)
+        .await
+        .map_err(|e| e.refusal(Code::BlobUploadInvalid))?
+    {
+        out.write_all(&data).await.map_err(ApiError::io(path))?;
+        n += data.len() as u64;
     }
     out.flush().await.map_err(ApiError::io(path))?;
     out.into_inner()
@@ -308,8 +315,19 @@ pub(crate) async fn start(
     name: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let (parts, mut body) = req.into_parts();
+    let result = start_upload(state, name, &parts, &mut body).await;
+    or_drain(state, result, &mut body).await
+}
+
+async fn start_upload(
+    state: &AppState,
+    name: &str,
+    parts: &Parts,
+    body: &mut Body,
+) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let q = query(&req);
+    let q = query(&parts.uri);
     if let Some(mount) = q.get("mount") {
         let digest = parse_digest(mount)?;
         if try_mount(state, &repo, &digest, q.get("from"))? {
@@ -318,8 +336,10 @@ pub(crate) async fn start(
     } else if q.contains_key("digest") {
         let digest = digest_param(&q)?;
         let session = Session::create(state, &repo)?;
-        let (parts, body) = req.into_parts();
-        if let Err(e) = session.append(&repo, &parts.headers, body).await {
+        if let Err(e) = session
+            .append(&repo, &parts.headers, body, state.read_timeout())
+            .await
+        {
             session.remove();
             return Err(e);
         }
@@ -335,12 +355,25 @@ pub(crate) async fn patch(
     id: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let (parts, mut body) = req.into_parts();
+    let result = append_chunk(state, name, id, &parts, &mut body).await;
+    or_drain(state, result, &mut body).await
+}
+
+async fn append_chunk(
+    state: &AppState,
+    name: &str,
+    id: &str,
+    parts: &Parts,
+    body: &mut Body,
+) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let lock = state.upload_lock(id);
     let _guard = lock.lock().await;
     let session = Session::open(state, &repo, id).inspect_err(|_| state.forget_upload_lock(id))?;
-    let (parts, body) = req.into_parts();
-    session.append(&repo, &parts.headers, body).await?;
+    session
+        .append(&repo, &parts.headers, body, state.read_timeout())
+        .await?;
     session.progress(&repo, StatusCode::ACCEPTED)
 }
 
@@ -351,13 +384,26 @@ pub(crate) async fn finish(
     id: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let (parts, mut body) = req.into_parts();
+    let result = finish_upload(state, name, id, &parts, &mut body).await;
+    or_drain(state, result, &mut body).await
+}
+
+async fn finish_upload(
+    state: &AppState,
+    name: &str,
+    id: &str,
+    parts: &Parts,
+    body: &mut Body,
+) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let digest = digest_param(&query(&req))?;
+    let digest = digest_param(&query(&parts.uri))?;
     let lock = state.upload_lock(id);
     let _guard = lock.lock().await;
     let session = Session::open(state, &repo, id)?;
-    let (parts, body) = req.into_parts();
-    session.append(&repo, &parts.headers, body).await?;
+    session
+        .append(&repo, &parts.headers, body, state.read_timeout())
+        .await?;
     complete(state, &repo, session, digest).await
 }
 

@@ -3,7 +3,11 @@
 #![allow(dead_code)]
 
 use coreship_registry::artifact::{self, PackOptions, Packed};
+use coreship_registry::oci::{
+    is_manifest_media_type, Descriptor, Manifest, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+};
 use coreship_registry::server::{self, AppState, ServerOptions};
+use coreship_registry::store::BlobStore;
 use coreship_registry::{Arch, Sha256Digest};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -46,6 +50,7 @@ pub fn options(root: &Path) -> ServerOptions {
         private: false,
         immutable_tags: false,
         logger: None,
+        read_timeout: server::DEFAULT_READ_TIMEOUT,
     }
 }
 
@@ -127,7 +132,33 @@ pub struct BinServer {
 
 impl BinServer {
     pub fn start(root: &Path, token_file: &Path, extra: &[&str]) -> BinServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_coreship-registry"))
+        BinServer::spawn(
+            Command::new(env!("CARGO_BIN_EXE_coreship-registry")),
+            root,
+            token_file,
+            extra,
+        )
+    }
+
+    /// [`BinServer::start`] with at most `fds` open files (soft and hard limit), as a
+    /// constrained deployment runs it.
+    pub fn start_with_fd_limit(
+        root: &Path,
+        token_file: &Path,
+        extra: &[&str],
+        fds: u32,
+    ) -> BinServer {
+        let mut sh = Command::new("sh");
+        sh.args([
+            "-c",
+            &format!("ulimit -n {fds} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_coreship-registry"),
+        ]);
+        BinServer::spawn(sh, root, token_file, extra)
+    }
+
+    fn spawn(mut command: Command, root: &Path, token_file: &Path, extra: &[&str]) -> BinServer {
+        let mut child = command
             .arg("serve")
             .arg("--root")
             .arg(root)
@@ -236,29 +267,177 @@ pub fn push_manifest(
 
 /// Pushes a packed artifact (blobs, manifests by digest, root by tag).
 pub fn push_packed(agent: &ureq::Agent, base: &str, repo: &str, tag: &str, packed: &Packed) {
+    if let Err(e) = try_push_packed(agent, base, repo, tag, packed) {
+        panic!("push of {repo}:{tag}: {e}");
+    }
+}
+
+/// [`push_packed`] that reports a broken connection or a status other than 201 instead of
+/// panicking (for pushes cut off on purpose).
+pub fn try_push_packed(
+    agent: &ureq::Agent,
+    base: &str,
+    repo: &str,
+    tag: &str,
+    packed: &Packed,
+) -> Result<(), String> {
+    let expect_201 = |what: &str, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>| match r
+    {
+        Ok(r) if r.status() == 201 => Ok(()),
+        Ok(r) => Err(format!("{what}: status {}", r.status())),
+        Err(e) => Err(format!("{what}: {e}")),
+    };
     for b in &packed.blobs {
-        push_blob(agent, base, repo, &b.bytes);
+        let d = &b.descriptor.digest;
+        let r = agent
+            .post(&format!("{base}/v2/{repo}/blobs/uploads/?digest={d}"))
+            .header("Authorization", &bearer())
+            .header("Content-Type", "application/octet-stream")
+            .send(&b.bytes[..]);
+        expect_201(&format!("blob {d}"), r)?;
     }
-    for m in &packed.manifests {
-        let r = push_manifest(
-            agent,
-            base,
-            repo,
-            &m.descriptor.digest.to_string(),
-            &m.descriptor.media_type,
-            &m.bytes,
+    let manifests = packed
+        .manifests
+        .iter()
+        .map(|m| (m.descriptor.digest.to_string(), m));
+    for (reference, m) in manifests.chain([(tag.to_string(), &packed.root)]) {
+        let r = agent
+            .put(&format!("{base}/v2/{repo}/manifests/{reference}"))
+            .header("Authorization", &bearer())
+            .header("Content-Type", &m.descriptor.media_type)
+            .send(&m.bytes[..]);
+        expect_201(&format!("manifest {reference}"), r)?;
+    }
+    Ok(())
+}
+
+/// Data bytes held by upload sessions under `root` (not their `.repo` owner files).
+pub fn upload_bytes(root: &Path) -> u64 {
+    std::fs::read_dir(root.join("uploads"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".repo"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// `len` bytes that do not compress and differ with `seed`.
+pub fn noise(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| {
+            (i.wrapping_add(seed.wrapping_mul(0x9e37_79b9))
+                .wrapping_mul(2654435761)
+                >> 13) as u8
+        })
+        .collect()
+}
+
+/// Checks the store under `root` as a restarted registry sees it: every blob hashes to its
+/// name, and no temp file of an interrupted write is left among the blobs.
+pub fn assert_store_consistent(root: &Path) {
+    let store = BlobStore::open(root).unwrap();
+    for d in store.list().unwrap() {
+        store.verify(&d).unwrap_or_else(|e| panic!("blob {d}: {e}"));
+    }
+    for e in std::fs::read_dir(root.join("blobs/sha256")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        assert!(
+            !name.starts_with(".tmp-"),
+            "temp file {name} left visible after restart"
         );
-        assert_eq!(r.status(), 201);
     }
-    let r = push_manifest(
-        agent,
-        base,
-        repo,
-        tag,
-        &packed.root.descriptor.media_type,
-        &packed.root.bytes,
+}
+
+/// A tag as the registry serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedTag {
+    pub repo: String,
+    pub tag: String,
+    /// The bytes of the manifest (or index) the tag resolves to.
+    pub manifest: Vec<u8>,
+}
+
+/// Walks every tag of every repository through the API (catalog, tag lists, manifests, and
+/// every child manifest and blob they reference), checking each one's digest and size:
+/// every tag resolves to a complete artifact. Returns the tags, sorted.
+pub fn assert_tags_complete(agent: &ureq::Agent, base: &str) -> Vec<ServedTag> {
+    let list = |path: &str, field: &str| -> Vec<String> {
+        let mut r = agent.get(&format!("{base}{path}")).call().unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        let v: serde_json::Value = serde_json::from_slice(&body(&mut r)).unwrap();
+        v[field]
+            .as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for repo in list("/v2/_catalog?n=10000", "repositories") {
+        for tag in list(&format!("/v2/{repo}/tags/list?n=10000"), "tags") {
+            let manifest = fetch_complete(agent, base, &repo, &tag, None);
+            out.push(ServedTag {
+                repo: repo.clone(),
+                tag,
+                manifest,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.repo, &a.tag).cmp(&(&b.repo, &b.tag)));
+    out
+}
+
+/// The manifest `reference` of `repo`, after checking it (against `expected` when given) and
+/// everything it references.
+fn fetch_complete(
+    agent: &ureq::Agent,
+    base: &str,
+    repo: &str,
+    reference: &str,
+    expected: Option<&Descriptor>,
+) -> Vec<u8> {
+    let accept = [MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST].join(", ");
+    let mut r = agent
+        .get(&format!("{base}/v2/{repo}/manifests/{reference}"))
+        .header("Accept", &accept)
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200, "manifest {repo}:{reference} resolves");
+    let served = header(&r, "docker-content-digest");
+    let bytes = body(&mut r);
+    let actual = Sha256Digest::of(&bytes);
+    assert_eq!(
+        served,
+        actual.to_string(),
+        "{repo}:{reference}: digest header"
     );
-    assert_eq!(r.status(), 201);
+    if let Some(d) = expected {
+        assert_eq!(actual, d.digest, "{repo}:{reference}");
+        assert_eq!(bytes.len() as u64, d.size, "{repo}:{reference}: size");
+    }
+    let manifest = Manifest::parse(&bytes, None)
+        .unwrap_or_else(|e| panic!("{repo}:{reference} is not a manifest: {e}"));
+    for d in manifest.references() {
+        if is_manifest_media_type(&d.media_type) {
+            fetch_complete(agent, base, repo, &d.digest.to_string(), Some(d));
+            continue;
+        }
+        let mut r = agent
+            .get(&format!("{base}/v2/{repo}/blobs/{}", d.digest))
+            .call()
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{repo}:{reference} names blob {}",
+            d.digest
+        );
+        let blob = body(&mut r);
+        assert_eq!(Sha256Digest::of(&blob), d.digest, "blob content");
+        assert_eq!(blob.len() as u64, d.size, "blob {} size", d.digest);
+    }
+    bytes
 }
 
 /// A package directory with objects for `arches` and one tracepoint program.

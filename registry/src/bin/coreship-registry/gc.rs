@@ -1,5 +1,6 @@
 //! `coreship-registry gc`.
 
+use crate::duration;
 use coreship_registry::server::{collect_garbage, GcOptions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,27 +11,11 @@ pub struct Args {
     #[arg(long)]
     root: PathBuf,
     /// Keep anything younger than this (e.g. 30m, 1h, 2d, 0s).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = duration::parse)]
     grace: Duration,
     /// Only print what would be removed.
     #[arg(long)]
     dry_run: bool,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}`: expected a number and a unit (s, m, h, d)"))?;
-    let secs = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}` (s, m, h, d)")),
-    };
-    Ok(Duration::from_secs(n * secs))
 }
 
 pub fn exec(args: Args) -> anyhow::Result<()> {

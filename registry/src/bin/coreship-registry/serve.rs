@@ -5,6 +5,9 @@ use coreship_registry::server::{self, AppState, ServerOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,10 +26,19 @@ pub struct Args {
     /// Refuse to move an existing tag to another digest or to delete it (403 DENIED).
     #[arg(long)]
     immutable_tags: bool,
+    /// Close a connection whose request head takes longer than this to arrive, or whose
+    /// request body pauses longer than this (e.g. 30s, 2m)
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    read_timeout: Duration,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.read_timeout.is_zero(),
+        "--read-timeout 0s would close every connection: give a duration such as 30s"
+    );
     let push_tokens = server::read_token_file(&args.push_token_file)?;
+    raise_fd_limit();
     let state = AppState::new(ServerOptions {
         root: args.root.clone(),
         push_tokens,
@@ -35,6 +47,7 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         logger: Some(Arc::new(|line: &str| {
             eprintln!("coreship-registry: {line}")
         })),
+        read_timeout: args.read_timeout,
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -47,13 +60,32 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
         let addr = listener.local_addr().context("local address")?;
         // Tests and scripts read this line to learn the port of --listen 127.0.0.1:0.
         eprintln!(
-            "coreship-registry: listening on http://{addr} (root {})",
-            args.root.display()
+            "coreship-registry: listening on http://{addr} (root {}, at most {} connections)",
+            args.root.display(),
+            server::max_connections()
         );
         server::serve(listener, state, shutdown_signal())
             .await
             .context("serving")
     })
+}
+
+/// Raises the soft limit on open files to the hard one, as Go servers do at start: the
+/// connection cap is derived from it (`server::max_connections`), and the usual soft 1024
+/// would cap a registry at a few hundred connections.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 async fn shutdown_signal() {
