@@ -136,7 +136,7 @@ pub fn render_text(report: &CheckReport) -> String {
 }
 
 fn json_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }
 
 fn json_status(out: &mut String, s: &Status) {

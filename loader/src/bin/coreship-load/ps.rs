@@ -37,15 +37,26 @@ impl Args {
     }
 }
 
+/// One line of `--format json`: the record and what `ps` derives from it.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    #[serde(flatten)]
+    record: &'a PinRecord,
+    since_utc: String,
+    missing_pins: Vec<String>,
+}
+
 /// Runs `coreship-load ps`.
 pub fn exec(args: Args) -> anyhow::Result<()> {
     let records = PinRecord::all();
     if args.json {
-        for r in &records {
-            let mut v = serde_json::to_value(r)?;
-            v["since_utc"] = utc(r.since).into();
-            v["missing_pins"] = r.missing_pins().into();
-            println!("{v}");
+        for record in &records {
+            let line = JsonLine {
+                record,
+                since_utc: utc(record.since),
+                missing_pins: record.missing_pins(),
+            };
+            println!("{}", serde_json::to_string(&line)?);
         }
     } else {
         {
