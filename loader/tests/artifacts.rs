@@ -1,7 +1,7 @@
 //! End-to-end: probes exported as OCI image layouts by the real `coreship`, signed with a key
 //! it made, run by the real `coreship-load` from the tar, from the cache after `import`
 //! (offline, by name and by reference), and refused when unsigned, signed by an untrusted
-//! key, or tampered with — before anything is loaded.
+//! key, tampered with, or without an object for the arch asked — before anything is loaded.
 
 mod common;
 
@@ -140,6 +140,21 @@ fn unsigned_untrusted_and_missing_artifacts_are_refused_before_loading() {
     );
     // Without --trust the same artifact runs.
     ok(&unsigned.load(&["run", &target, "--duration", "100ms"]));
+    // Built for this machine only: asked for the other arch (as a device of that arch would
+    // ask), the artifact and the package are refused by name, with what they have.
+    let (here, other) = match std::env::consts::ARCH {
+        "x86_64" => ("x86_64", "aarch64"),
+        _ => ("aarch64", "x86_64"),
+    };
+    refused(
+        &unsigned.load(&["run", &target, "--arch", other]),
+        &format!("has no object for {other} (it has: {here}); rebuild with `coreship build --arch {other}`"),
+    );
+    let pkg = probes().join("execsnoop");
+    refused(
+        &unsigned.load(&["run", pkg.to_str().unwrap(), "--arch", other]),
+        &format!("package execsnoop has no object for {other}"),
+    );
 
     let signed = export("artifact-untrusted", true);
     let target = format!("{}:{REF}", signed.tar.display());

@@ -350,7 +350,11 @@ pub fn pick_platform(index: &ImageIndex, arch: Arch) -> Result<&Descriptor, Arti
                     .manifests
                     .iter()
                     .filter_map(|d| d.platform.as_ref())
-                    .map(|p| format!("{}/{}", p.os, p.architecture))
+                    // In the vocabulary `--arch` takes; other platforms as OCI spells them.
+                    .map(|p| match p.architecture.parse::<Arch>() {
+                        Ok(a) if p.os == "linux" => a.to_string(),
+                        _ => format!("{}/{}", p.os, p.architecture),
+                    })
                     .collect();
                 if names.is_empty() {
                     "no platforms".to_string()

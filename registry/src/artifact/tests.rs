@@ -90,7 +90,7 @@ fn tampered_content_a_missing_arch_and_foreign_artifacts_are_refused() {
     let e = open(&mut memory(&packed), &packed.root.descriptor, Arch::Aarch64).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "the artifact has no object for aarch64 (it has: linux/amd64); rebuild with `coreship build --arch aarch64`"
+        "the artifact has no object for aarch64 (it has: x86_64); rebuild with `coreship build --arch aarch64`"
     );
 
     let mut src = memory(&packed);
