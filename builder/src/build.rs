@@ -2,6 +2,7 @@
 //! every (probe, arch) on a pool of threads, then describe each probe's package.
 
 use crate::compile::{build_object, Compiled, JobEnv};
+use crate::fingerprint::FileDigests;
 use crate::headers;
 use crate::jobs::run_jobs;
 use crate::min_btf;
@@ -194,9 +195,11 @@ pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildRe
         .enumerate()
         .flat_map(|(i, p)| p.arches.iter().map(move |&a| (i, a)))
         .collect();
+    let digests = FileDigests::default();
     let env = JobEnv {
         clang: &clang,
         mapper: &mapper,
+        digests: &digests,
     };
     let threads = opts
         .jobs
