@@ -116,7 +116,9 @@ def main():
     def on_signal(sig, _frame):
         raise KeyboardInterrupt(f"signal {sig}")
 
-    signal.signal(signal.SIGTERM, on_signal)
+    # Also SIGINT: a shell without job control starts background commands with it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     t0 = time.monotonic()
     sections = []
     try:

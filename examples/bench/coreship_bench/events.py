@@ -110,6 +110,9 @@ class EventsBench:
                         lambda pid: [t.bpftrace] + (["-f", "json"] if fmt == "json" else [])
                         + ["-e", FLOOD_ONELINER % pid], False))
             self.rows(sec, fmt, ours, peer)
+        sec.note("lost: a ring buffer drops records silently when full (16 MiB here), which "
+                 "happens when the reader is off-CPU longer than the buffer lasts at the flood's "
+                 "rate; bpftrace's producer is slowed by perf_event_output instead")
         sec.note(f"{self.flood_s:g} s of flood per run, median of {self.reps}; the producer "
                  "and the reader share the machine's CPUs with each other (and here with "
                  "other work), so delivered/s is bounded by how fast loadgen can call "

@@ -321,7 +321,9 @@ class RegistryBench:
         sec.add(Row("`coreship-load pull`, cached: HTTP requests", "count", reqs(("ours", 2)),
                     peer, reqs(("skopeo", 2)), peer_note=smiss))
         sec.note("pull traffic counted by a TCP proxy in front of coreship-registry (skopeo "
-                 "first tries HTTPS on the plain-HTTP port: its failed handshake is counted)")
+                 "first tries HTTPS on the plain-HTTP port: its failed handshake is counted); "
+                 "a cached pull of this unsigned artifact asks for the manifest and for its "
+                 "referrers (signatures are looked up again while none is cached)")
 
     def run(self):
         t = self.tools
