@@ -42,7 +42,7 @@ END = "<!-- bench:end -->"
 
 # (repetitions, seconds of load) per section, full and --quick.
 SETTINGS = {
-    False: {"loader": (5, 3.0), "events": (3, 3.0), "builder": (2, None), "registry": (2, 4.0)},
+    False: {"loader": (5, 3.0), "events": (3, 3.0), "builder": (3, None), "registry": (2, 4.0)},
     True: {"loader": (2, 1.5), "events": (1, 1.5), "builder": (1, None), "registry": (1, 2.0)},
 }
 
@@ -128,6 +128,7 @@ def main():
         for name in args.only:
             reps, load = SETTINGS[args.quick][name]
             s0 = time.monotonic()
+            load_avg = os.getloadavg()[0]
             bench = {
                 "loader": lambda: LoaderBench(tools, cleanup, reps, load),
                 "events": lambda: EventsBench(tools, cleanup, reps, load),
@@ -135,6 +136,8 @@ def main():
                 "registry": lambda: RegistryBench(tools, cleanup, reps, load),
             }[name]()
             section = bench.run()
+            section.note(f"load average (1 min) when the section started: {load_avg:.2f}, "
+                         f"on {os.cpu_count()} CPUs")
             sections.append(section)
             print(section.text() + f"\n   ({time.monotonic() - s0:.0f} s)\n", flush=True)
     except KeyboardInterrupt:
