@@ -2,6 +2,7 @@
 //! every (probe, arch) on a pool of threads, then describe each probe's package.
 
 use crate::compile::{build_object, Compiled, JobEnv};
+use crate::fingerprint::FileDigests;
 use crate::headers;
 use crate::jobs::run_jobs;
 use crate::min_btf;
@@ -106,11 +107,37 @@ pub struct BuildReport {
 
 /// Builds the probes `opts` selects.
 pub fn build(opts: &BuildOpts) -> Result<BuildReport, BuildError> {
-    build_selected(select_probes(opts)?, opts)
+    // `cargo metadata` and `clang --version` are two process runs: overlap them (a third of
+    // a no-op rebuild otherwise).
+    let (sel, clang) = std::thread::scope(|s| {
+        let clang = s.spawn(|| find_clang(opts));
+        let sel = select_probes(opts);
+        (sel, clang.join())
+    });
+    let clang = clang.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    build_with(sel?, clang, opts)
 }
 
 /// Builds `sel` (its probes already chosen) with the rest of `opts`.
 pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildReport, BuildError> {
+    build_with(sel, find_clang(opts), opts)
+}
+
+/// The clang `opts` names, else the one found on the system.
+fn find_clang(opts: &BuildOpts) -> Result<Clang, BuildError> {
+    Ok(match &opts.clang {
+        Some(p) => Clang::at(p)?,
+        None => Clang::find()?,
+    })
+}
+
+/// [`build_selected`] with clang already looked for (its error is reported after a missing
+/// Rust toolchain's, as before).
+fn build_with(
+    sel: Selection,
+    clang: Result<Clang, BuildError>,
+    opts: &BuildOpts,
+) -> Result<BuildReport, BuildError> {
     let Selection {
         root,
         target_dir,
@@ -126,10 +153,7 @@ pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildRe
         ),
         None => None,
     };
-    let clang = match &opts.clang {
-        Some(p) => Clang::at(p)?,
-        None => Clang::find()?,
-    };
+    let clang = clang?;
     let mut skipped = Vec::new();
     if let Some(only) = &opts.arches {
         probes.retain_mut(|p| {
@@ -194,9 +218,11 @@ pub(crate) fn build_selected(sel: Selection, opts: &BuildOpts) -> Result<BuildRe
         .enumerate()
         .flat_map(|(i, p)| p.arches.iter().map(move |&a| (i, a)))
         .collect();
+    let digests = FileDigests::default();
     let env = JobEnv {
         clang: &clang,
         mapper: &mapper,
+        digests: &digests,
     };
     let threads = opts
         .jobs

@@ -1,7 +1,7 @@
 //! One job: one probe for one arch, from C to the shipped object (or "fresh" without work).
 
 use crate::depfile;
-use crate::fingerprint::{hash_inputs, Record};
+use crate::fingerprint::{hash_inputs, FileDigests, Record};
 use crate::flags::{compile_flags, Arg};
 use crate::link;
 use crate::paths::{Loc, PathMapper};
@@ -35,6 +35,7 @@ pub(crate) struct Compiled {
 pub(crate) struct JobEnv<'a> {
     pub clang: &'a Clang,
     pub mapper: &'a PathMapper,
+    pub digests: &'a FileDigests,
 }
 
 /// Builds `probe` for `arch` with headers from `include_dirs` (search order), unless the
@@ -54,7 +55,7 @@ pub(crate) fn build_object(
 
     if let Some(rec) = Record::read(&dir) {
         let same_source = rec.files.first() == Some(&m.locate(&probe.source));
-        if same_source && rec.is_fresh(&env.clang.version, &stable_flags, &object, m) {
+        if same_source && rec.is_fresh(&env.clang.version, &stable_flags, &object, m, env.digests) {
             return Ok(Compiled {
                 arch,
                 object,
@@ -152,7 +153,7 @@ fn finish(
         .map(|p| m.locate(p))
         .filter(|loc| *loc != source);
     let files: Vec<Loc> = std::iter::once(source.clone()).chain(headers).collect();
-    let inputs = hash_inputs(&env.clang.version, stable_flags, &files, m)
+    let inputs = hash_inputs(&env.clang.version, stable_flags, &files, m, env.digests)
         .map_err(BuildError::io("read an input of", &probe.source))?;
 
     let dir = object.parent().unwrap_or(Path::new("."));

@@ -2,23 +2,26 @@
 //!
 //! The hash covers everything that can change the object: clang's version line, the full flag
 //! list with checkout-independent paths, the source and every header clang's depfile named
-//! (name and bytes). It is recorded beside the object with the header list and the object's
-//! own digest; the next build re-hashes the recorded headers and skips clang when nothing
-//! changed and the object is intact.
+//! (name and the sha256 of its bytes). It is recorded beside the object with the header list
+//! and the object's own digest; the next build re-hashes the recorded headers and skips clang
+//! when nothing changed and the object is intact. A build hashes each file once
+//! ([`FileDigests`]): every object includes the same multi-megabyte `vmlinux.h`.
 
 use crate::paths::{Loc, PathMapper};
 use coreship_registry::Sha256Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// File name of the record, beside the object.
 pub(crate) const RECORD_FILE: &str = ".inputs";
 
 /// Version of the record format; older or newer records mean "rebuild".
-const RECORD_FORMAT: u32 = 1;
+const RECORD_FORMAT: u32 = 2;
 
 /// Incremental hasher whose fields cannot run into each other.
 pub(crate) struct InputHasher(Sha256);
@@ -27,7 +30,7 @@ impl InputHasher {
     /// Starts a hash over `clang_version` and the flag list.
     pub(crate) fn new(clang_version: &str, flags: &[String]) -> InputHasher {
         let mut h = InputHasher(Sha256::new());
-        h.field(b"coreship-inputs-v1");
+        h.field(b"coreship-inputs-v2");
         h.field(clang_version.as_bytes());
         h.field(&(flags.len() as u64).to_le_bytes());
         for f in flags {
@@ -41,10 +44,10 @@ impl InputHasher {
         self.0.update(bytes);
     }
 
-    /// Adds one input file: its checkout-independent name and its content.
-    pub(crate) fn file(&mut self, name: &str, bytes: &[u8]) {
+    /// Adds one input file: its checkout-independent name and the digest of its content.
+    pub(crate) fn file(&mut self, name: &str, content: &Sha256Digest) {
         self.field(name.as_bytes());
-        self.field(bytes);
+        self.field(content.as_bytes());
     }
 
     /// The digest.
@@ -58,16 +61,38 @@ impl InputHasher {
     }
 }
 
+/// Content digests of input files for one build, each file read and hashed once (files are
+/// taken not to change while a build runs).
+#[derive(Debug, Default)]
+pub(crate) struct FileDigests(Mutex<HashMap<PathBuf, Sha256Digest>>);
+
+impl FileDigests {
+    /// The digest of the file at `path`.
+    pub(crate) fn of(&self, path: &Path) -> io::Result<Sha256Digest> {
+        if let Some(d) = self.0.lock().expect("digests lock").get(path) {
+            return Ok(*d);
+        }
+        // Hashed outside the lock: another job may hash the same file meanwhile, harmlessly.
+        let d = Sha256Digest::of(&fs::read(path)?);
+        self.0
+            .lock()
+            .expect("digests lock")
+            .insert(path.to_path_buf(), d);
+        Ok(d)
+    }
+}
+
 /// Hashes the inputs named by `files` (source first, then headers) as they are now.
 pub(crate) fn hash_inputs(
     clang_version: &str,
     flags: &[String],
     files: &[Loc],
     m: &PathMapper,
+    digests: &FileDigests,
 ) -> io::Result<Sha256Digest> {
     let mut h = InputHasher::new(clang_version, flags);
     for loc in files {
-        h.file(&loc.name(), &fs::read(m.resolve(loc))?);
+        h.file(&loc.name(), &digests.of(&m.resolve(loc))?);
     }
     Ok(h.finish())
 }
@@ -118,9 +143,12 @@ impl Record {
         flags: &[String],
         object: &Path,
         m: &PathMapper,
+        digests: &FileDigests,
     ) -> bool {
         let intact = fs::read(object).is_ok_and(|b| Sha256Digest::of(&b) == self.object);
-        intact && hash_inputs(clang_version, flags, &self.files, m).is_ok_and(|h| h == self.inputs)
+        intact
+            && hash_inputs(clang_version, flags, &self.files, m, digests)
+                .is_ok_and(|h| h == self.inputs)
     }
 }
 
@@ -140,7 +168,9 @@ mod tests {
 
     #[test]
     fn hash_covers_clang_flags_names_and_bytes() {
-        let base = |h: &mut InputHasher| h.file("a.c", b"int x;");
+        let file =
+            |h: &mut InputHasher, name: &str, bytes: &[u8]| h.file(name, &Sha256Digest::of(bytes));
+        let base = |h: &mut InputHasher| file(h, "a.c", b"int x;");
         let digest = |clang: &str, flags: &[&str], f: &dyn Fn(&mut InputHasher)| {
             let flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
             let mut h = InputHasher::new(clang, &flags);
@@ -153,18 +183,34 @@ mod tests {
         assert_ne!(d0, digest("clang 19", &["-O1"], &base));
         assert_ne!(
             d0,
-            digest("clang 19", &["-O2"], &|h| h.file("b.c", b"int x;"))
+            digest("clang 19", &["-O2"], &|h| file(h, "b.c", b"int x;"))
         );
         assert_ne!(
             d0,
-            digest("clang 19", &["-O2"], &|h| h.file("a.c", b"int y;"))
+            digest("clang 19", &["-O2"], &|h| file(h, "a.c", b"int y;"))
         );
         // Field boundaries matter: ["-O", "2"] is not ["-O2"].
         assert_ne!(d0, digest("clang 19", &["-O", "2"], &base));
         assert_ne!(
-            digest("c", &[], &|h| h.file("ab", b"c")),
-            digest("c", &[], &|h| h.file("a", b"bc"))
+            digest("c", &[], &|h| file(h, "ab", b"c")),
+            digest("c", &[], &|h| file(h, "a", b"bc"))
         );
+    }
+
+    #[test]
+    fn a_build_hashes_each_file_once() {
+        let root = scratch("digests");
+        let f = root.join("bpf/vmlinux.h");
+        fs::write(&f, "struct a;\n").unwrap();
+        let digests = FileDigests::default();
+        let first = digests.of(&f).unwrap();
+        assert_eq!(first, Sha256Digest::of(b"struct a;\n"));
+        // Within one build the first digest stands; the next build reads the file again.
+        fs::write(&f, "struct b;\n").unwrap();
+        assert_eq!(digests.of(&f).unwrap(), first);
+        assert_ne!(FileDigests::default().of(&f).unwrap(), first);
+        assert!(digests.of(&root.join("bpf/missing.h")).is_err());
+        fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
@@ -176,23 +222,33 @@ mod tests {
         fs::write(root.join("x.o"), b"object").unwrap();
         let files = vec![Loc::Root("bpf/x.bpf.c".into()), Loc::Root("bpf/x.h".into())];
         let flags = vec!["-O2".to_string()];
-        let h = hash_inputs("clang", &flags, &files, &m).unwrap();
+        // A new FileDigests per check: each stands for one build, and files change between.
+        let fresh = |rec: &Record, clang: &str| {
+            rec.is_fresh(
+                clang,
+                &flags,
+                &root.join("x.o"),
+                &m,
+                &FileDigests::default(),
+            )
+        };
+        let h = hash_inputs("clang", &flags, &files, &m, &FileDigests::default()).unwrap();
         let rec = Record::new(h, Sha256Digest::of(b"object"), files);
         rec.write(&root).unwrap();
         let rec = Record::read(&root).unwrap();
-        assert!(rec.is_fresh("clang", &flags, &root.join("x.o"), &m));
-        assert!(!rec.is_fresh("clang 2", &flags, &root.join("x.o"), &m));
+        assert!(fresh(&rec, "clang"));
+        assert!(!fresh(&rec, "clang 2"));
 
         fs::write(root.join("bpf/x.h"), "int b;\n").unwrap();
-        assert!(!rec.is_fresh("clang", &flags, &root.join("x.o"), &m));
+        assert!(!fresh(&rec, "clang"));
         fs::write(root.join("bpf/x.h"), "int a;\n").unwrap();
-        assert!(rec.is_fresh("clang", &flags, &root.join("x.o"), &m));
+        assert!(fresh(&rec, "clang"));
 
         fs::write(root.join("x.o"), b"tampered").unwrap();
-        assert!(!rec.is_fresh("clang", &flags, &root.join("x.o"), &m));
+        assert!(!fresh(&rec, "clang"));
         fs::write(root.join("x.o"), b"object").unwrap();
         fs::remove_file(root.join("bpf/x.h")).unwrap();
-        assert!(!rec.is_fresh("clang", &flags, &root.join("x.o"), &m));
+        assert!(!fresh(&rec, "clang"));
         fs::remove_dir_all(root).unwrap();
     }
 }

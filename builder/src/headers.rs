@@ -1,13 +1,15 @@
 //! The generated include directory `<out>/include`: libbpf's API headers under `bpf/` (from the
 //! libbpf coreship links, so helpers match the loader's libbpf), `coreship.h` (the copy this
 //! builder was built with, so probes outside this repository can include it) and, when no
-//! include dir has
-//! one, a `vmlinux.h` generated from kernel BTF. Files are rewritten only when their content
-//! changes, so mtimes and input hashes stay put.
+//! include dir has one, a `vmlinux.h` generated from kernel BTF (generated again only when
+//! `.vmlinux.h.stamp` beside it names other BTF, another builder or another header). Files are
+//! rewritten only when their content changes, so mtimes and input hashes stay put.
 
 use crate::fs::write_if_changed;
 use crate::vmlinux::{self, VmlinuxOpts};
 use crate::BuildError;
+use coreship_registry::Sha256Digest;
+use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 /// `<out>/include`.
@@ -47,15 +49,68 @@ pub(crate) fn finds_vmlinux(source_dir: &Path, dirs: &[PathBuf]) -> bool {
         .any(|d| d.join("vmlinux.h").is_file())
 }
 
-/// Generates `<dir>/vmlinux.h` from `btf` (default: the running kernel's).
+/// Beside a generated `vmlinux.h`: what it was generated from and its digest.
+const VMLINUX_STAMP: &str = ".vmlinux.h.stamp";
+
+/// Generates `<dir>/vmlinux.h` from `btf` (default: the running kernel's), unless the header
+/// there was generated from the same BTF by this builder and is intact (its stamp says so).
+/// Dumping the kernel's ~130,000 types is most of a no-op rebuild otherwise (~60 ms).
 pub(crate) fn write_vmlinux(dir: &Path, btf: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let path = dir.join("vmlinux.h");
+    let stamp = dir.join(VMLINUX_STAMP);
+    let source = btf.map_or_else(|| PathBuf::from(vmlinux::KERNEL_BTF), Path::to_path_buf);
+    // Unreadable BTF: the generator reports it.
+    let key = vmlinux_key(&source).ok();
+    if key
+        .as_ref()
+        .is_some_and(|k| stamp_matches(&stamp, k, &path))
+    {
+        return Ok(path);
+    }
     let v = vmlinux::generate(&VmlinuxOpts {
         btf: btf.map(Path::to_path_buf),
     })
     .map_err(BuildError::Vmlinux)?;
-    let path = dir.join("vmlinux.h");
     write_if_changed(&path, &v.header).map_err(BuildError::io("write", &path))?;
+    // Stamp only what was read twice alike (the BTF could change between key and dump).
+    if let Some(key) = key.filter(|k| vmlinux_key(&source).ok().as_ref() == Some(k)) {
+        let line = format!("{key} {}\n", Sha256Digest::of(&v.header));
+        write_if_changed(&stamp, line.as_bytes()).map_err(BuildError::io("write", &stamp))?;
+    }
     Ok(path)
+}
+
+/// What decides a generated `vmlinux.h`: the BTF's path (named in the header) and bytes, the
+/// kernel release (recorded in it), and the builder that dumped it (version and executable,
+/// so a rebuilt generator regenerates).
+fn vmlinux_key(source: &Path) -> std::io::Result<Sha256Digest> {
+    let btf = std::fs::read(source)?;
+    let release = std::fs::read("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let exe = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| format!("{} {:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    for field in [
+        b"coreship-vmlinux-v1".as_slice(),
+        source.as_os_str().as_encoded_bytes(),
+        &btf,
+        &release,
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        exe.as_bytes(),
+    ] {
+        h.update((field.len() as u64).to_le_bytes());
+        h.update(field);
+    }
+    Ok(Sha256Digest::from_bytes(h.finalize().into()))
+}
+
+/// Whether `stamp` records `key` and the digest of the header now at `header`.
+fn stamp_matches(stamp: &Path, key: &Sha256Digest, header: &Path) -> bool {
+    let (Ok(line), Ok(bytes)) = (std::fs::read_to_string(stamp), std::fs::read(header)) else {
+        return false;
+    };
+    line.trim_end() == format!("{key} {}", Sha256Digest::of(&bytes))
 }
 
 /// The kernel release recorded in the `vmlinux.h` at `path`, if any.
@@ -108,6 +163,64 @@ mod tests {
             kernel_release(&dir.join("bpf/vmlinux.h")).as_deref(),
             Some("6.1.0")
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Raw BTF holding one 4-byte signed integer type named `name`.
+    fn int_btf(name: &str) -> Vec<u8> {
+        let strings = [b"\0".as_slice(), name.as_bytes(), b"\0"].concat();
+        let types: Vec<u8> = [1u32, 1 << 24, 4, (1 << 24) | 32]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        let mut btf = vec![0x9f, 0xeb, 1, 0];
+        for w in [
+            24,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
+            btf.extend_from_slice(&w.to_le_bytes());
+        }
+        [btf, types, strings].concat()
+    }
+
+    #[test]
+    fn vmlinux_h_is_generated_again_only_for_other_btf_or_a_changed_header() {
+        let dir =
+            std::env::temp_dir().join(format!("coreship-vmlinux-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let btf = dir.join("vmlinux.btf");
+        std::fs::write(&btf, int_btf("int")).unwrap();
+        let out = dir.join("include");
+        let header = write_vmlinux(&out, Some(&btf)).unwrap();
+        let generated = std::fs::read_to_string(&header).unwrap();
+        assert!(generated.contains("__VMLINUX_H__"), "{generated}");
+        // An intact header whose stamp matches: kept as it is (the marker shows no dump ran).
+        let mark = |text: &str, restamp: bool| {
+            let marked = format!("{generated}/* {text} */\n");
+            std::fs::write(&header, &marked).unwrap();
+            if restamp {
+                let stamp = out.join(VMLINUX_STAMP);
+                let line = std::fs::read_to_string(&stamp).unwrap();
+                let key = line.split(' ').next().unwrap();
+                let line = format!("{key} {}\n", Sha256Digest::of(marked.as_bytes()));
+                std::fs::write(stamp, line).unwrap();
+            }
+        };
+        mark("kept", true);
+        write_vmlinux(&out, Some(&btf)).unwrap();
+        assert!(std::fs::read_to_string(&header).unwrap().contains("kept"));
+        // A header changed behind the stamp's back is generated again.
+        mark("edited", false);
+        write_vmlinux(&out, Some(&btf)).unwrap();
+        assert_eq!(std::fs::read_to_string(&header).unwrap(), generated);
+        // So is one whose BTF changed.
+        mark("kept", true);
+        std::fs::write(&btf, int_btf("s32")).unwrap();
+        write_vmlinux(&out, Some(&btf)).unwrap();
+        assert!(!std::fs::read_to_string(&header).unwrap().contains("kept"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

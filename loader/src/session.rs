@@ -88,11 +88,11 @@ impl Session {
         // group has settled (at most once per alternative).
         let mut alternatives = Alternatives::new(program_names.iter().map(String::as_str));
 
-        // The kernel pre-check (`check`): programs whose type, helpers or attach target this
-        // kernel lacks are refused here, together, before anything is loaded; alternatives
-        // that fail it are skipped, and optional programs (or any, with `allow_partial`) are
-        // switched off and reported.
-        let report = crate::check::check(src, opts, false)?;
+        // The kernel pre-check (`check`), on the object the first load then uses: programs
+        // whose type, helpers or attach target this kernel lacks are refused here, together,
+        // before anything is loaded; alternatives that fail it are skipped, and optional
+        // programs (or any, with `allow_partial`) are switched off and reported.
+        let report = crate::check::check_open(src, opts, opened.as_mut().expect("opened"))?;
         let blocking = report.blocking();
         if !blocking.is_empty() && !opts.allow_partial {
             return Err(LoadError::Unavailable {
@@ -272,8 +272,9 @@ fn attach_all(
 /// Loads the object with the current alternative of each group (a group whose alternative
 /// the kernel refuses moves on to its next one and the load is retried); with
 /// `allow_partial`, other programs the kernel refuses are switched off and the load retried,
-/// each refusal becoming an [`AttachFailure`]. The first attempt uses `opened` when given;
-/// `disabled` starts with the programs the pre-check switched off.
+/// each refusal becoming an [`AttachFailure`]. The first attempt uses `opened` when given
+/// (prepared by the pre-check, settings written); `disabled` starts with the programs the
+/// pre-check switched off.
 fn load(
     src: &ProbeSource,
     opts: &LoadOpts,
@@ -283,10 +284,14 @@ fn load(
 ) -> Result<(Object, Vec<AttachFailure>), LoadError> {
     loop {
         let mut open = match opened.take() {
+            // Its read-only data is frozen in the kernel by now: settings went in before.
             Some(o) => o,
-            None => open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?,
+            None => {
+                let mut o = open(&src.name, &src.bytes, &src.path, opts.btf.as_deref())?;
+                crate::settings::apply(&mut o, &src.path, &opts.set)?;
+                o
+            }
         };
-        crate::settings::apply(&mut open, &src.path, &opts.set)?;
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy();
             let wanted = alternatives

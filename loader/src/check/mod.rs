@@ -23,7 +23,7 @@ mod kernel;
 mod report;
 mod targets;
 
-use libbpf_rs::AsRawLibbpf;
+use libbpf_rs::{AsRawLibbpf, OpenObject};
 
 use crate::attach::alternatives::{split_name, Alternatives};
 use crate::attach::{AttachKind, Refusal};
@@ -262,8 +262,26 @@ pub fn check(src: &ProbeSource, opts: &LoadOpts, verify: bool) -> Result<CheckRe
     let chosen = crate::kernel_btf::choose(src, opts.btf.as_deref(), opts.ignore_kernel_btf)?;
     let btf = chosen.path.as_deref();
     let mut open = session::open(&src.name, &src.bytes, &src.path, btf)?;
-    crate::settings::apply(&mut open, &src.path, &opts.set)?;
-    let maps = session::map_sizes(&open);
+    let mut report = check_open(src, opts, &mut open)?;
+    drop(open);
+    if verify {
+        verify_all(src, opts, btf, &mut report.programs)?;
+        report.verified = true;
+    }
+    Ok(report)
+}
+
+/// The first four questions for every program of `open` (opened from `src` with the BTF
+/// chosen for it): writes `opts.set` into it and prepares it (CO-RE relocation, maps
+/// created), so `run` loads this same object next instead of relocating another against the
+/// kernel's BTF again.
+pub(crate) fn check_open(
+    src: &ProbeSource,
+    opts: &LoadOpts,
+    open: &mut OpenObject,
+) -> Result<CheckReport, LoadError> {
+    crate::settings::apply(open, &src.path, &opts.set)?;
+    let maps = session::map_sizes(open);
     let ptr = open.as_libbpf_object().as_ptr();
     // SAFETY: `ptr` is the live object `open` owns; preparing it only changes its state.
     let (ret, lines) = libbpf_log::capture(|| unsafe { libbpf_sys::bpf_object__prepare(ptr) });
@@ -315,14 +333,10 @@ pub fn check(src: &ProbeSource, opts: &LoadOpts, verify: bool) -> Result<CheckRe
             verifier: None,
         });
     }
-    drop(open);
-    if verify {
-        verify_all(src, opts, btf, &mut programs)?;
-    }
     Ok(CheckReport {
         probe: src.name.clone(),
         programs,
-        verified: verify,
+        verified: false,
     })
 }
 
