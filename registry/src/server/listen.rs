@@ -26,7 +26,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 const RESERVED_FDS: u64 = 64;
 
 /// How many connections may be open at once: half of the file descriptors the soft
-/// `RLIMIT_NOFILE` leaves after [`RESERVED_FDS`], so every connection can still open a file
+/// `RLIMIT_NOFILE` leaves after `RESERVED_FDS`, so every connection can still open a file
 /// or two (an upload session, a blob, a temp file).
 pub fn max_connections() -> usize {
     let mut limit = libc::rlimit {
