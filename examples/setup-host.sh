@@ -12,9 +12,11 @@ fi
 packages=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc bpftool bpftrace systemtap-sdt-dev python3 curl)
 # With CORESHIP_PEERS=1 (CI sets it): the real peers the interop tests run against — Debian's
 # docker-registry (CNCF distribution), skopeo, minisign, headless Chromium for the registry's
-# web page — and PyPI's oras client in a venv at /opt/coreship-venv.
+# web page — PyPI's oras client in a venv at /opt/coreship-venv, and wrk for the benchmarks.
 if [ "${CORESHIP_PEERS:-0}" = 1 ]; then
     packages+=(docker-registry skopeo minisign chromium python3-venv)
+    # examples/bench/bench.py's HTTP load generator.
+    packages+=(wrk)
     # The qemu guests (loader/tests/qemu_guest.rs, examples/embedded-vm): TCG qemu, an initramfs
     # of busybox, and static musl builds for x86_64 and, with arm64's musl, aarch64.
     packages+=(qemu-system-x86 qemu-system-arm busybox-static cpio lz4 zstd musl-tools gcc-aarch64-linux-gnu
