@@ -118,6 +118,7 @@ impl ObjectBtf {
             match (name.is_empty(), node) {
                 (false, node) => fields.push(Field {
                     json_key: json_key(&name),
+                    text_key: text_key(&name),
                     name: name.into(),
                     node,
                 }),
@@ -248,6 +249,14 @@ fn enum_kind(size: usize, signed: bool, names: EnumNames) -> ScalarKind {
         },
         len => ScalarKind::Bytes { len },
     }
+}
+
+/// `name=` with control characters escaped, as text output writes strings.
+fn text_key(name: &str) -> Box<str> {
+    let mut s = String::with_capacity(name.len() + 1);
+    crate::output::push_text_str(&mut s, name.as_bytes());
+    s.push('=');
+    s.into()
 }
 
 /// `"name":` with the name JSON-escaped.
