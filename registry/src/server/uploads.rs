@@ -111,7 +111,7 @@ impl Session {
         expected: &mut Option<u64>,
     ) -> Result<(), ApiError> {
         if let Some(range) = headers.get(header::CONTENT_RANGE) {
-            let (start, end) = range
+            let (start, chunk) = range
                 .to_str()
                 .ok()
                 .and_then(parse_content_range)
@@ -125,7 +125,6 @@ impl Session {
                 .header(header::LOCATION, &self.location(repo))
                 .header(header::RANGE, &format!("0-{}", offset.saturating_sub(1))));
             }
-            let chunk = end - start + 1;
             if expected.is_some_and(|n| n != chunk) {
                 return Err(ApiError::new(
                     Code::SizeInvalid,
@@ -182,7 +181,8 @@ async fn drain(mut body: axum::body::Body) {
     }
 }
 
-/// `start-end` (or `bytes start-end/total`) of a chunk's `Content-Range`.
+/// Start and length of a chunk from its `Content-Range`: `start-end` (or `bytes
+/// start-end/total`), both inclusive.
 pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v
@@ -191,8 +191,10 @@ pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64)> {
         .unwrap_or(v);
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
-    let (start, end) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-    (start <= end).then_some((start, end))
+    let (start, end): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    // `0-18446744073709551615` is 2^64 bytes: no length, so malformed.
+    let len = end.checked_sub(start)?.checked_add(1)?;
+    Some((start, len))
 }
 
 /// Streams `body` onto the end of `path`; returns the bytes written (fsynced).
@@ -385,10 +387,22 @@ mod tests {
 
     #[test]
     fn content_ranges_of_chunks() {
-        assert_eq!(parse_content_range("0-99"), Some((0, 99)));
-        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, 199)));
-        assert_eq!(parse_content_range("bytes=5-5"), Some((5, 5)));
+        assert_eq!(parse_content_range("0-99"), Some((0, 100)));
+        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, 100)));
+        assert_eq!(parse_content_range("bytes=5-5"), Some((5, 1)));
         assert_eq!(parse_content_range("9-1"), None);
         assert_eq!(parse_content_range("x"), None);
+    }
+
+    /// Fuzzing (fuzz/corpus/server/content-range-overflow): the chunk length `end - start + 1`
+    /// overflowed for `Content-Range: 0-18446744073709551615` (a panic with overflow checks,
+    /// a zero-length chunk without).
+    #[test]
+    fn a_range_of_2_pow_64_bytes_is_malformed() {
+        assert_eq!(parse_content_range("0-18446744073709551615"), None);
+        assert_eq!(
+            parse_content_range("1-18446744073709551615"),
+            Some((1, u64::MAX))
+        );
     }
 }
