@@ -19,6 +19,7 @@ use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedMutexGuard;
 
 const UUID_HEADER: &str = "docker-upload-uuid";
 
@@ -61,14 +62,42 @@ impl Session {
 
     /// The session `id` of `repo`, if it exists and belongs to it.
     fn open(state: &AppState, repo: &RepoName, id: &str) -> Result<Session, ApiError> {
-        let valid = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-        if !valid {
+        if !Session::valid_id(id) {
             return Err(upload_unknown(id));
         }
         let s = Session::paths(state, id);
         match std::fs::read(&s.owner) {
             Ok(owner) if owner == repo.as_str().as_bytes() && s.data.is_file() => Ok(s),
             _ => Err(upload_unknown(id)),
+        }
+    }
+
+    /// Whether `id` has the form of the ids [`Session::create`] makes.
+    fn valid_id(id: &str) -> bool {
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// Waits for the session's lock (a session's chunks are appended one at a time), then
+    /// opens it. Only sessions that exist keep an entry in the lock table: ids that are
+    /// malformed or name no session (any client may send them) leave nothing behind.
+    async fn locked(
+        state: &AppState,
+        repo: &RepoName,
+        id: &str,
+    ) -> Result<(OwnedMutexGuard<()>, Session), ApiError> {
+        if !Session::valid_id(id) {
+            return Err(upload_unknown(id));
+        }
+        let guard = state.upload_lock(id).lock_owned().await;
+        match Session::open(state, repo, id) {
+            Ok(s) => Ok((guard, s)),
+            Err(e) => {
+                drop(guard);
+                if !Session::paths(state, id).data.exists() {
+                    state.forget_upload_lock(id);
+                }
+                Err(e)
+            }
         }
     }
 
@@ -338,9 +367,7 @@ pub(crate) async fn patch(
     req: Request,
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    let session = Session::open(state, &repo, id).inspect_err(|_| state.forget_upload_lock(id))?;
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
     let (parts, body) = req.into_parts();
     session.append(&repo, &parts.headers, body).await?;
     session.progress(&repo, StatusCode::ACCEPTED)
@@ -355,9 +382,7 @@ pub(crate) async fn finish(
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let digest = digest_param(&query(&req))?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    let session = Session::open(state, &repo, id)?;
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
     let (parts, body) = req.into_parts();
     session.append(&repo, &parts.headers, body).await?;
     complete(state, &repo, session, digest).await
@@ -366,24 +391,44 @@ pub(crate) async fn finish(
 /// `GET`: how much the session holds; 204.
 pub(crate) async fn status(state: &AppState, name: &str, id: &str) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    Session::open(state, &repo, id)?.progress(&repo, StatusCode::NO_CONTENT)
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
+    session.progress(&repo, StatusCode::NO_CONTENT)
 }
 
 /// `DELETE`: abandons the session; 204.
 pub(crate) async fn cancel(state: &AppState, name: &str, id: &str) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    Session::open(state, &repo, id)?.remove();
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
+    session.remove();
     state.forget_upload_lock(id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_content_range;
+    use super::{cancel, parse_content_range, status};
+    use crate::server::{AppState, ServerOptions};
+
+    /// Found writing fuzz/server: GET and DELETE of `/v2/<name>/blobs/uploads/<id>` added
+    /// `<id>` to the upload lock table even when no such session existed, and never removed
+    /// it, so anonymous GETs with fresh ids grew the server's memory without bound.
+    #[tokio::test]
+    async fn unknown_upload_ids_leave_no_lock_behind() {
+        let root = tempfile::tempdir().unwrap();
+        let state = AppState::new(ServerOptions {
+            root: root.path().to_path_buf(),
+            push_tokens: Vec::new(),
+            private: false,
+            immutable_tags: false,
+            logger: None,
+        })
+        .unwrap();
+        for id in ["not-an-id", "0123456789abcdef0123456789abcdef"] {
+            assert!(status(&state, "a", id).await.is_err());
+            assert!(cancel(&state, "a", id).await.is_err());
+        }
+        assert_eq!(state.upload_lock_count(), 0);
+    }
 
     #[test]
     fn content_ranges_of_chunks() {
