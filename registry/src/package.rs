@@ -195,8 +195,9 @@ pub enum PackageError {
         /// Digest of the bytes read.
         actual: Sha256Digest,
     },
-    /// An object path in the description escapes the package directory.
-    #[error("package {name}: object path `{file}` is not a plain relative path")]
+    /// A file path in the description (an object or a minimal BTF file) escapes the package
+    /// directory.
+    #[error("package {name}: file path `{file}` is not a plain relative path")]
     BadPath {
         /// Package name.
         name: String,
@@ -218,15 +219,18 @@ impl Package {
                 found: pkg.schema_version,
             });
         }
-        for obj in &pkg.objects {
-            let p = Path::new(&obj.file);
-            let plain = p
+        let files = pkg
+            .objects
+            .iter()
+            .flat_map(|o| std::iter::once(&o.file).chain(o.min_btf.iter().map(|m| &m.file)));
+        for file in files {
+            let plain = Path::new(file)
                 .components()
                 .all(|c| matches!(c, std::path::Component::Normal(_)));
-            if !plain || obj.file.is_empty() {
+            if !plain || file.is_empty() {
                 return Err(PackageError::BadPath {
                     name: pkg.name.clone(),
-                    file: obj.file.clone(),
+                    file: file.clone(),
                 });
             }
         }
@@ -386,6 +390,22 @@ mod tests {
         for bad in ["../x.o", "/etc/passwd", ""] {
             let mut pkg = sample();
             pkg.objects[0].file = bad.into();
+            let err = Package::from_json(&pkg.to_json(), Path::new("p.json")).unwrap_err();
+            assert!(matches!(err, PackageError::BadPath { .. }), "{bad}: {err}");
+        }
+    }
+
+    /// Fuzzing (fuzz/corpus/package/bad-min-btf-path): minimal BTF paths were not checked, so
+    /// `min_btf_for` read `/etc/…` or `../…` named by a package.json.
+    #[test]
+    fn escaping_min_btf_paths_are_rejected() {
+        for bad in ["../x.btf", "/etc/passwd", "", "a/../../b"] {
+            let mut pkg = sample();
+            pkg.objects[0].min_btf.push(MinBtfFile {
+                kernel: "debian/12/x86_64/6.1.0".into(),
+                file: bad.into(),
+                sha256: Sha256Digest::of(b"btf"),
+            });
             let err = Package::from_json(&pkg.to_json(), Path::new("p.json")).unwrap_err();
             assert!(matches!(err, PackageError::BadPath { .. }), "{bad}: {err}");
         }

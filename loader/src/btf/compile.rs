@@ -22,12 +22,29 @@ const DEV_NAME: &str = "dev";
 /// Element type names that make an array a string.
 const CHAR_NAMES: [&str; 3] = ["char", "signed char", "unsigned char"];
 
+/// Most nodes one plan may have. Real event and key types have hundreds; members that
+/// overlap (unions, or any offsets in malformed BTF) nested a few levels deep would otherwise
+/// compile into exponentially many.
+const MAX_NODES: usize = 1 << 16;
+
+/// Most values one record may decode to. Arrays of zero-sized elements take no bytes, so
+/// without a bound a few bytes of record could decode into billions of values.
+const MAX_VALUES: usize = 1 << 20;
+
 impl ObjectBtf {
     /// Compiles the decode plan for type `id` (typically an event struct or map key).
     pub fn layout(&self, id: u32) -> Result<Layout, BtfError> {
         let type_name = self.type_name(id);
         let size = self.size_of(id)?;
-        let root = self.node(id, 0, &type_name, "", 0)?;
+        let mut nodes = 0;
+        let root = self.node(id, 0, &type_name, "", 0, &mut nodes)?;
+        if values(&root) > MAX_VALUES {
+            return Err(BtfError::TooLarge {
+                type_name,
+                limit: MAX_VALUES,
+                what: "values per record",
+            });
+        }
         Ok(Layout::new(type_name, size, self.endian, root))
     }
 
@@ -40,6 +57,7 @@ impl ObjectBtf {
         path: &str,
         member: &str,
         depth: usize,
+        nodes: &mut usize,
     ) -> Result<Node, BtfError> {
         if depth > MAX_DEPTH {
             return Err(BtfError::TooDeep {
@@ -47,6 +65,7 @@ impl ObjectBtf {
                 limit: MAX_DEPTH,
             });
         }
+        count_node(nodes, path)?;
         let unsupported = |reason| BtfError::Unsupported {
             path: path.into(),
             reason,
@@ -74,11 +93,11 @@ impl ObjectBtf {
                         offset: base,
                         count: a.len(),
                         stride: self.size_of(elem)?,
-                        elem: Box::new(self.node(elem, 0, &elem_path, "", depth + 1)?),
+                        elem: Box::new(self.node(elem, 0, &elem_path, "", depth + 1, nodes)?),
                     });
                 }
             }
-            Type::Struct(s) | Type::Union(s) => return self.record(&s, base, path, depth),
+            Type::Struct(s) | Type::Union(s) => return self.record(&s, base, path, depth, nodes),
             Type::Void | Type::Fwd(_) => {
                 return Err(unsupported(
                     "incomplete type (void or a forward declaration)",
@@ -89,7 +108,14 @@ impl ObjectBtf {
         Ok(Node::Scalar(Scalar { offset: base, kind }))
     }
 
-    fn record(&self, s: &Struct, base: usize, path: &str, depth: usize) -> Result<Node, BtfError> {
+    fn record(
+        &self,
+        s: &Struct,
+        base: usize,
+        path: &str,
+        depth: usize,
+        nodes: &mut usize,
+    ) -> Result<Node, BtfError> {
         let size = s.size();
         let mut fields = Vec::with_capacity(s.members.len());
         for m in &s.members {
@@ -101,7 +127,10 @@ impl ObjectBtf {
             let mty = next_id_of(m);
             let bit_off = m.bit_offset() as usize;
             let node = match m.bitfield_size() {
-                Some(bits) if bits > 0 => self.bitfield(mty, base, bit_off, bits, size, &mpath)?,
+                Some(bits) if bits > 0 => {
+                    count_node(nodes, &mpath)?;
+                    self.bitfield(mty, base, bit_off, bits, size, &mpath)?
+                }
                 _ => {
                     if bit_off & 7 != 0 {
                         return Err(BtfError::Unsupported {
@@ -112,12 +141,13 @@ impl ObjectBtf {
                     if bit_off / 8 + self.size_of(mty)? > size {
                         return Err(BtfError::OutOfBounds { path: mpath });
                     }
-                    self.node(mty, base + bit_off / 8, &mpath, &name, depth + 1)?
+                    self.node(mty, base + bit_off / 8, &mpath, &name, depth + 1, nodes)?
                 }
             };
             match (name.is_empty(), node) {
                 (false, node) => fields.push(Field {
                     json_key: json_key(&name),
+                    text_key: text_key(&name),
                     name: name.into(),
                     node,
                 }),
@@ -213,6 +243,30 @@ impl ObjectBtf {
     }
 }
 
+/// Counts one more node of a plan against [`MAX_NODES`].
+fn count_node(nodes: &mut usize, path: &str) -> Result<(), BtfError> {
+    *nodes += 1;
+    match *nodes > MAX_NODES {
+        true => Err(BtfError::TooLarge {
+            type_name: path.into(),
+            limit: MAX_NODES,
+            what: "plan nodes",
+        }),
+        false => Ok(()),
+    }
+}
+
+/// How many values decoding one record with `node` produces (an empty struct is one).
+fn values(node: &Node) -> usize {
+    match node {
+        Node::Scalar(_) => 1,
+        Node::Record(fields) => fields
+            .iter()
+            .fold(1usize, |n, f| n.saturating_add(values(&f.node))),
+        Node::Array { count, elem, .. } => count.saturating_mul(values(elem)),
+    }
+}
+
 fn int_kind(i: &Int, member: &str) -> ScalarKind {
     let size = i.size();
     match size {
@@ -248,6 +302,14 @@ fn enum_kind(size: usize, signed: bool, names: EnumNames) -> ScalarKind {
         },
         len => ScalarKind::Bytes { len },
     }
+}
+
+/// `name=` with control characters escaped, as text output writes strings.
+fn text_key(name: &str) -> Box<str> {
+    let mut s = String::with_capacity(name.len() + 1);
+    crate::output::push_text_str(&mut s, name.as_bytes());
+    s.push('=');
+    s.into()
 }
 
 /// `"name":` with the name JSON-escaped.

@@ -54,6 +54,17 @@ pub enum BtfError {
         /// The nesting limit.
         limit: usize,
     },
+    /// A type compiles to a plan too large to decode (malformed BTF: overlapping members
+    /// nested many levels deep, or arrays of billions of zero-sized elements).
+    #[error("type `{type_name}` is too large to decode (more than {limit} {what})")]
+    TooLarge {
+        /// The type (or member path) being compiled.
+        type_name: String,
+        /// The limit exceeded.
+        limit: usize,
+        /// What is counted: plan nodes, or values per record.
+        what: &'static str,
+    },
     /// A `__coreship_*` variable in `.coreship` does not follow coreship.h's convention.
     #[error("bad output marker `{var}` in section .coreship: {reason}")]
     BadMarker {

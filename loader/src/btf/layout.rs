@@ -93,7 +93,10 @@ impl Column {
     }
 
     fn new(name: &str, node: Node) -> Column {
-        let header = name.to_uppercase();
+        // Escaped as text values are: member names in BTF are any bytes, and a header must
+        // stay one line (and carry no terminal escape sequence).
+        let mut header = String::with_capacity(name.len());
+        crate::output::push_text_str(&mut header, name.to_uppercase().as_bytes());
         let (width, right) = default_width(&node);
         Column {
             name: name.into(),

@@ -28,6 +28,8 @@ pub(crate) struct Field {
     pub(crate) name: Box<str>,
     /// `"name":`, escaped once at compile time so JSON output only copies it.
     pub(crate) json_key: Box<str>,
+    /// `name=` for text output, control characters escaped (BTF names are any bytes).
+    pub(crate) text_key: Box<str>,
     pub(crate) node: Node,
 }
 

@@ -258,6 +258,43 @@ fn undecodable_members_are_named_in_errors() {
     ));
 }
 
+/// Fuzzing (fuzz/corpus/decoder/zero-size-array): an array of 2^32-1 empty structs takes no
+/// bytes, so a 4-byte record decoded into billions of values (out of memory).
+#[test]
+fn arrays_of_zero_sized_elements_are_bounded() {
+    let mut w = BtfWriter::new();
+    let empty = w.structure("e", 0, &[]);
+    let huge = w.array(empty, u32::MAX);
+    let s = w.structure("s", 4, &[("a", huge, 0, 0)]);
+    let few = w.array(empty, 3);
+    let ok = w.structure("t", 4, &[("a", few, 0, 0)]);
+    let btf = ObjectBtf::from_bytes(&w.finish()).unwrap();
+    let err = btf.layout(s).unwrap_err();
+    assert!(matches!(err, BtfError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("values per record"), "{err}");
+    let v = btf.layout(ok).unwrap().decode(&[0; 4]).unwrap();
+    assert_eq!(
+        v.field("a"),
+        Some(&Value::Array(vec![Value::Struct(vec![]); 3]))
+    );
+}
+
+/// Fuzzing (fuzz/corpus/decoder/overlap-blowup): members may overlap, so eight members of the
+/// previous level's struct at offset 0, twenty levels deep, compiled into 8^20 nodes (hang).
+#[test]
+fn overlapping_members_cannot_blow_up_the_plan() {
+    let mut w = BtfWriter::new();
+    let mut ty = w.int("int", 4, true);
+    for _ in 0..20 {
+        let members = [("m", ty, 0, 0); 8];
+        ty = w.structure("s", 4, &members);
+    }
+    let btf = ObjectBtf::from_bytes(&w.finish()).unwrap();
+    let err = btf.layout(ty).unwrap_err();
+    assert!(matches!(err, BtfError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("plan nodes"), "{err}");
+}
+
 #[test]
 fn garbage_is_not_btf() {
     let err = ObjectBtf::from_bytes(b"not btf at all, not even close").unwrap_err();

@@ -16,5 +16,5 @@ mod walk;
 pub use counters::{counters_json, render_counters};
 pub use ctx::FormatCtx;
 pub use devices::{kernel_dev, kernel_dev_split, parse_uevent, DeviceNames};
-pub(crate) use fmt::push_json_str;
+pub(crate) use fmt::{push_json_str, push_text_str};
 pub use hist::{hist_json, log2_slot_bounds, render_log2_hist};

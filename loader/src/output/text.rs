@@ -76,8 +76,7 @@ impl Style for Text {
     const FIELD_SEP: &'static str = ", ";
 
     fn field_prefix(out: &mut String, field: &Field) {
-        out.push_str(&field.name);
-        out.push('=');
+        out.push_str(&field.text_key);
     }
 
     fn raw(out: &mut String, raw: Raw<'_>, ctx: &FormatCtx) {
@@ -166,6 +165,35 @@ mod tests {
             "{key}"
         );
         assert!(layout.write_text(&data[..87], &CTX, &mut row).is_err());
+    }
+
+    /// Fuzzing (fuzz/corpus/decoder/member-name-newline): member names went into the header
+    /// and into `name=` of array elements unescaped, so a name with a newline (or a
+    /// terminal escape) from an object's BTF broke the one-line-per-record output.
+    #[test]
+    fn member_names_are_escaped_like_values() {
+        let mut w = BtfWriter::new();
+        let u32_ = w.int("unsigned int", 4, false);
+        let elem = w.structure("e", 4, &[("x\ty", u32_, 0, 0)]);
+        let arr = w.array(elem, 1);
+        let id = w.structure("s", 8, &[("a\nb", u32_, 0, 0), ("c\x1b", arr, 32, 0)]);
+        let layout = ObjectBtf::from_bytes(&w.finish())
+            .unwrap()
+            .layout(id)
+            .unwrap();
+        let mut header = String::new();
+        layout.write_header(&mut header);
+        assert_eq!(header, "   A\\nB  C\\x1b");
+        let mut row = String::new();
+        layout
+            .write_text(&[7, 0, 0, 0, 9, 0, 0, 0], &CTX, &mut row)
+            .unwrap();
+        assert_eq!(row, "      7  [{x\\ty=9}]");
+        assert_eq!(
+            layout.columns()[0].name(),
+            "a\nb",
+            "names themselves stay raw"
+        );
     }
 
     #[test]

@@ -188,6 +188,11 @@ impl AppState {
         locks.entry(id.to_string()).or_default().clone()
     }
 
+    #[cfg(test)]
+    pub(crate) fn upload_lock_count(&self) -> usize {
+        self.0.upload_locks.lock().expect("upload lock table").len()
+    }
+
     pub(crate) fn forget_upload_lock(&self, id: &str) {
         self.0
             .upload_locks

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedMutexGuard;
 
 const UUID_HEADER: &str = "docker-upload-uuid";
 
@@ -64,14 +65,42 @@ impl Session {
 
     /// The session `id` of `repo`, if it exists and belongs to it.
     fn open(state: &AppState, repo: &RepoName, id: &str) -> Result<Session, ApiError> {
-        let valid = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-        if !valid {
+        if !Session::valid_id(id) {
             return Err(upload_unknown(id));
         }
         let s = Session::paths(state, id);
         match std::fs::read(&s.owner) {
             Ok(owner) if owner == repo.as_str().as_bytes() && s.data.is_file() => Ok(s),
             _ => Err(upload_unknown(id)),
+        }
+    }
+
+    /// Whether `id` has the form of the ids [`Session::create`] makes.
+    fn valid_id(id: &str) -> bool {
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// Waits for the session's lock (a session's chunks are appended one at a time), then
+    /// opens it. Only sessions that exist keep an entry in the lock table: ids that are
+    /// malformed or name no session (any client may send them) leave nothing behind.
+    async fn locked(
+        state: &AppState,
+        repo: &RepoName,
+        id: &str,
+    ) -> Result<(OwnedMutexGuard<()>, Session), ApiError> {
+        if !Session::valid_id(id) {
+            return Err(upload_unknown(id));
+        }
+        let guard = state.upload_lock(id).lock_owned().await;
+        match Session::open(state, repo, id) {
+            Ok(s) => Ok((guard, s)),
+            Err(e) => {
+                drop(guard);
+                if !Session::paths(state, id).data.exists() {
+                    state.forget_upload_lock(id);
+                }
+                Err(e)
+            }
         }
     }
 
@@ -114,7 +143,7 @@ impl Session {
         expected: &mut Option<u64>,
     ) -> Result<(), ApiError> {
         if let Some(range) = headers.get(header::CONTENT_RANGE) {
-            let (start, end) = range
+            let (start, chunk) = range
                 .to_str()
                 .ok()
                 .and_then(parse_content_range)
@@ -128,7 +157,6 @@ impl Session {
                 .header(header::LOCATION, &self.location(repo))
                 .header(header::RANGE, &format!("0-{}", offset.saturating_sub(1))));
             }
-            let chunk = end - start + 1;
             if expected.is_some_and(|n| n != chunk) {
                 return Err(ApiError::new(
                     Code::SizeInvalid,
@@ -191,7 +219,8 @@ async fn or_drain<T>(
     result
 }
 
-/// `start-end` (or `bytes start-end/total`) of a chunk's `Content-Range`.
+/// Start and length of a chunk from its `Content-Range`: `start-end` (or `bytes
+/// start-end/total`), both inclusive.
 pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v
@@ -200,8 +229,10 @@ pub(crate) fn parse_content_range(v: &str) -> Option<(u64, u64)> {
         .unwrap_or(v);
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
-    let (start, end) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-    (start <= end).then_some((start, end))
+    let (start, end): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    // `0-18446744073709551615` is 2^64 bytes: no length, so malformed.
+    let len = end.checked_sub(start)?.checked_add(1)?;
+    Some((start, len))
 }
 
 /// Streams `body` onto the end of `path`; returns the bytes written (fsynced).
@@ -368,9 +399,7 @@ async fn append_chunk(
     body: &mut Body,
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    let session = Session::open(state, &repo, id).inspect_err(|_| state.forget_upload_lock(id))?;
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
     session
         .append(&repo, &parts.headers, body, state.read_timeout())
         .await?;
@@ -398,9 +427,7 @@ async fn finish_upload(
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let digest = digest_param(&query(&parts.uri))?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    let session = Session::open(state, &repo, id)?;
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
     session
         .append(&repo, &parts.headers, body, state.read_timeout())
         .await?;
@@ -410,31 +437,64 @@ async fn finish_upload(
 /// `GET`: how much the session holds; 204.
 pub(crate) async fn status(state: &AppState, name: &str, id: &str) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    Session::open(state, &repo, id)?.progress(&repo, StatusCode::NO_CONTENT)
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
+    session.progress(&repo, StatusCode::NO_CONTENT)
 }
 
 /// `DELETE`: abandons the session; 204.
 pub(crate) async fn cancel(state: &AppState, name: &str, id: &str) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let lock = state.upload_lock(id);
-    let _guard = lock.lock().await;
-    Session::open(state, &repo, id)?.remove();
+    let (_guard, session) = Session::locked(state, &repo, id).await?;
+    session.remove();
     state.forget_upload_lock(id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_content_range;
+    use super::{cancel, parse_content_range, status};
+    use crate::server::{AppState, ServerOptions};
+
+    /// Found writing fuzz/server: GET and DELETE of `/v2/<name>/blobs/uploads/<id>` added
+    /// `<id>` to the upload lock table even when no such session existed, and never removed
+    /// it, so anonymous GETs with fresh ids grew the server's memory without bound.
+    #[tokio::test]
+    async fn unknown_upload_ids_leave_no_lock_behind() {
+        let root = tempfile::tempdir().unwrap();
+        let state = AppState::new(ServerOptions {
+            root: root.path().to_path_buf(),
+            push_tokens: Vec::new(),
+            private: false,
+            immutable_tags: false,
+            logger: None,
+            read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
+        })
+        .unwrap();
+        for id in ["not-an-id", "0123456789abcdef0123456789abcdef"] {
+            assert!(status(&state, "a", id).await.is_err());
+            assert!(cancel(&state, "a", id).await.is_err());
+        }
+        assert_eq!(state.upload_lock_count(), 0);
+    }
 
     #[test]
     fn content_ranges_of_chunks() {
-        assert_eq!(parse_content_range("0-99"), Some((0, 99)));
-        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, 199)));
-        assert_eq!(parse_content_range("bytes=5-5"), Some((5, 5)));
+        assert_eq!(parse_content_range("0-99"), Some((0, 100)));
+        assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, 100)));
+        assert_eq!(parse_content_range("bytes=5-5"), Some((5, 1)));
         assert_eq!(parse_content_range("9-1"), None);
         assert_eq!(parse_content_range("x"), None);
+    }
+
+    /// Fuzzing (fuzz/corpus/server/content-range-overflow): the chunk length `end - start + 1`
+    /// overflowed for `Content-Range: 0-18446744073709551615` (a panic with overflow checks,
+    /// a zero-length chunk without).
+    #[test]
+    fn a_range_of_2_pow_64_bytes_is_malformed() {
+        assert_eq!(parse_content_range("0-18446744073709551615"), None);
+        assert_eq!(
+            parse_content_range("1-18446744073709551615"),
+            Some((1, u64::MAX))
+        );
     }
 }
