@@ -3,7 +3,7 @@
 use std::io::Write as _;
 
 use crate::cli::{self, Arg, Parser};
-use crate::source_args::{source_help, LoadArgs, SourceArgs};
+use crate::source_args::{load_help, source_help, LoadArgs, SourceArgs};
 
 /// Arguments of `coreship-load check`.
 #[derive(Default)]
@@ -23,14 +23,9 @@ Usage: coreship-load check [OPTIONS] PROBE
 ",
     source_help!(),
     "      --format FORMAT      text or json [default: text]
-      --btf FILE           Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux)
-      --attach PROG=TARGET Attach target for a program, as `run` takes it (checked instead of
-                           the section's)
-      --uprobe PATH:FUNC   Target for every uprobe program whose section names none, as `run`
-                           takes it
-      --set NAME=VALUE     A `const volatile` setting, as `run` takes it
-  -v, --verbose            Copy libbpf's log to stderr
-  -h, --help               Print help
+",
+    load_help!(),
+    "  -h, --help               Print help
 "
 );
 

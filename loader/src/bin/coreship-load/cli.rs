@@ -68,6 +68,19 @@ pub fn each(
     Ok(())
 }
 
+/// The one positional argument (`what`) of a command that takes nothing else.
+pub fn sole_value(p: &mut Parser, help: &'static str, what: &str) -> Result<OsString> {
+    let mut value = None;
+    each(p, help, |arg, _| match arg {
+        Arg::Value(v) if value.is_none() => {
+            value = Some(v);
+            Ok(None)
+        }
+        arg => Ok(Some(arg)),
+    })?;
+    required(value, what)
+}
+
 /// The value of `flag` (`--flag V` or `--flag=V`) as UTF-8.
 pub fn string(p: &mut Parser, flag: &str) -> Result<String> {
     utf8(p.value()?, flag)

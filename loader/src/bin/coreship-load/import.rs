@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use coreship_registry::client::Cache;
 use coreship_registry::layout::Layout;
 
-use crate::cli::{self, Arg, Parser};
+use crate::cli::{self, Parser};
 
 /// Arguments of `coreship-load import`.
 pub struct Args {
@@ -28,15 +28,8 @@ Options:
 impl Args {
     /// Reads `import`'s argument.
     pub fn parse(p: &mut Parser) -> cli::Result<Self> {
-        let mut layout = None;
-        while let Some(arg) = Arg::next(p)? {
-            match arg {
-                Arg::Value(v) if layout.is_none() => layout = Some(PathBuf::from(v)),
-                arg => return Err(arg.unexpected(HELP)),
-            }
-        }
         Ok(Args {
-            layout: cli::required(layout, "LAYOUT")?,
+            layout: cli::sole_value(p, HELP, "LAYOUT")?.into(),
         })
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use coreship_loader::{AttachOpts, EventOverride, Format, LoadOpts, RunOpts};
 
 use crate::cli::{self, Arg, Parser, Stop};
-use crate::source_args::{source_help, LoadArgs, SourceArgs};
+use crate::source_args::{load_help, source_help, LoadArgs, SourceArgs};
 use crate::{duration, pin, signals};
 
 /// Arguments of `coreship-load run`.
@@ -44,22 +44,13 @@ Usage: coreship-load run [OPTIONS] PROBE
                            graph tools) [default: text]
       --flamegraph FILE    Also draw the stack profile (e.g. the profile probe's) as an SVG
                            flame graph in FILE, rewritten at each --interval and at exit
-      --btf FILE           Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux,
-                           else the minimal BTF the artifact ships for this kernel)
       --ignore-kernel-btf  Behave as on a kernel without /sys/kernel/btf/vmlinux: use the
                            artifact's minimal BTF
-      --attach PROG=TARGET Attach target for a program: PROG=TARGET or PROG=KIND:TARGET, e.g.
-                           enter=uprobe:/bin/bash:readline
-      --uprobe PATH:FUNC   Target for every uprobe/uretprobe program whose section names none:
-                           /PATH:FUNC[+OFF] (repeat to trace several functions)
       --pid PID            Trace only this process (uprobes, USDT)
       --freq HZ            Sampling frequency for perf_event programs [default: 49]
       --allow-partial      Run the programs that load and attach even when others cannot
       --event MAP=TYPE     Decode MAP's records as TYPE (objects written without coreship.h),
                            e.g. events='struct event'
-      --set NAME=VALUE     Set the probe's `const volatile` global NAME before load
-                           (repeatable), e.g. per_disk=1; `coreship inspect` lists a probe's
-                           settings
       --pin [DIR]          Pin every link and map in bpffs under DIR (default
                            /sys/fs/bpf/coreship/NAME) so the probe stays attached after this
                            process; if DIR is already pinned, re-attach to it (nothing is
@@ -67,8 +58,9 @@ Usage: coreship-load run [OPTIONS] PROBE
                            them
       --detach             With --pin: pin and exit at once, leaving the probe running with
                            no process
-  -v, --verbose            Copy libbpf's log to stderr
-  -h, --help               Print help
+",
+    load_help!(),
+    "  -h, --help               Print help
 "
 );
 

@@ -100,6 +100,24 @@ impl SourceArgs {
     }
 }
 
+/// Help text for the options [`LoadArgs::take`] reads.
+macro_rules! load_help {
+    () => {
+        "      --btf FILE           Kernel BTF to relocate against (default: /sys/kernel/btf/vmlinux,
+                           else the minimal BTF the artifact ships for this kernel)
+      --attach PROG=TARGET Attach target for a program: PROG=TARGET or PROG=KIND:TARGET, e.g.
+                           enter=uprobe:/bin/bash:readline
+      --uprobe PATH:FUNC   Target for every uprobe/uretprobe program whose section names none:
+                           /PATH:FUNC[+OFF] (repeat to trace several functions)
+      --set NAME=VALUE     Set the probe's `const volatile` global NAME before load
+                           (repeatable), e.g. per_disk=1; `coreship inspect` lists a probe's
+                           settings
+  -v, --verbose            Copy libbpf's log to stderr
+"
+    };
+}
+pub(crate) use load_help;
+
 /// How the probe is loaded: the options `run` and `check` share.
 #[derive(Default)]
 pub struct LoadArgs {

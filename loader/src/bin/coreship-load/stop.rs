@@ -1,6 +1,6 @@
 //! `coreship-load stop`: unpin a probe pinned with `run --pin`, which detaches it.
 
-use crate::cli::{self, Arg, Parser};
+use crate::cli::{self, Parser};
 
 /// Arguments of `coreship-load stop`.
 pub struct Args {
@@ -21,15 +21,9 @@ Options:
 impl Args {
     /// Reads `stop`'s argument.
     pub fn parse(p: &mut Parser) -> cli::Result<Self> {
-        let mut name = None;
-        while let Some(arg) = Arg::next(p)? {
-            match arg {
-                Arg::Value(v) if name.is_none() => name = Some(cli::positional(v, "NAME")?),
-                arg => return Err(arg.unexpected(HELP)),
-            }
-        }
+        let name = cli::sole_value(p, HELP, "NAME|DIR")?;
         Ok(Args {
-            name: cli::required(name, "NAME|DIR")?,
+            name: cli::positional(name, "NAME|DIR")?,
         })
     }
 }
