@@ -87,7 +87,7 @@ impl Args {
                 "--pid" => a.pid = Some(cli::value(p, f, str::parse::<i32>)?),
                 "--freq" => a.freq = Some(cli::value(p, f, str::parse::<u64>)?),
                 "--allow-partial" => a.allow_partial = true,
-                "--event" => a.event.push(cli::value(p, f, parse_event)?),
+                "--event" => a.event.push(cli::value(p, f, str::parse::<EventOverride>)?),
                 "--pin" => a.pin = Some(cli::optional_string(p, f)?),
                 "--detach" => a.detach = true,
                 _ => return Ok(Some(arg)),
@@ -112,11 +112,6 @@ const FORMATS: &[(&str, Format)] = &[
     ("json", Format::Json),
     ("folded", Format::Folded),
 ];
-
-fn parse_event(s: &str) -> Result<EventOverride, String> {
-    s.parse()
-        .map_err(|e: coreship_loader::LoadError| e.to_string())
-}
 
 /// Runs `coreship-load run`.
 pub fn exec(args: Args) -> anyhow::Result<()> {

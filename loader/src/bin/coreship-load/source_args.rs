@@ -136,13 +136,11 @@ impl LoadArgs {
         };
         match f.as_str() {
             "--btf" => self.btf = Some(cli::path(p)?),
-            "--attach" => self.attach.push(cli::value(p, f, |s| {
-                s.parse::<AttachSpec>().map_err(|e| e.to_string())
-            })?),
+            "--attach" => self
+                .attach
+                .push(cli::value(p, f, str::parse::<AttachSpec>)?),
             "--uprobe" => self.uprobe.push(cli::string(p, f)?),
-            "--set" => self.set.push(cli::value(p, f, |s| {
-                s.parse::<SetArg>().map_err(|e| e.to_string())
-            })?),
+            "--set" => self.set.push(cli::value(p, f, str::parse::<SetArg>)?),
             "-v" | "--verbose" => self.verbose = true,
             _ => return Ok(Some(arg)),
         }
