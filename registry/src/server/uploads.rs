@@ -399,11 +399,24 @@ async fn append_chunk(
     body: &mut Body,
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
-    let (_guard, session) = Session::locked(state, &repo, id).await?;
-    session
-        .append(&repo, &parts.headers, body, state.read_timeout())
-        .await?;
+    let (_guard, session) = locked_append(state, &repo, id, parts, body).await?;
     session.progress(&repo, StatusCode::ACCEPTED)
+}
+
+/// Locks session `id` of `repo` and appends the chunk `body` carries (none is fine); the
+/// guard keeps the session to this request until it is dropped.
+async fn locked_append(
+    state: &AppState,
+    repo: &RepoName,
+    id: &str,
+    parts: &Parts,
+    body: &mut Body,
+) -> Result<(OwnedMutexGuard<()>, Session), ApiError> {
+    let (guard, session) = Session::locked(state, repo, id).await?;
+    session
+        .append(repo, &parts.headers, body, state.read_timeout())
+        .await?;
+    Ok((guard, session))
 }
 
 /// `PUT ?digest=`: appends the last chunk if any, verifies and stores the blob; 201.
@@ -427,10 +440,7 @@ async fn finish_upload(
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let digest = digest_param(&query(&parts.uri))?;
-    let (_guard, session) = Session::locked(state, &repo, id).await?;
-    session
-        .append(&repo, &parts.headers, body, state.read_timeout())
-        .await?;
+    let (_guard, session) = locked_append(state, &repo, id, parts, body).await?;
     complete(state, &repo, session, digest).await
 }
 
