@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{bin, bpf_available, object, Finished};
+use common::{bin, bpf_available, can_run, object, Finished};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -149,10 +149,8 @@ impl Drop for MemCgroup {
 }
 
 fn skip(reason: &str) -> Option<MemCgroup> {
-    if std::env::var("CORESHIP_REQUIRE_BPF").as_deref() == Ok("1") {
-        panic!("CORESHIP_REQUIRE_BPF=1 but the memory cgroup test cannot run: {reason}");
-    }
-    eprintln!("skipping: {reason}");
+    // Prints the reason (a reason is given: it returns false), or fails the test in CI.
+    can_run("memory cgroup tests", "CORESHIP_REQUIRE_BPF", &[reason]);
     None
 }
 

@@ -57,14 +57,21 @@ pub fn bpf_available() -> bool {
     {
         missing.push("no clang");
     }
+    can_run("BPF tests", "CORESHIP_REQUIRE_BPF", &missing)
+}
+
+/// Whether `what` can run with nothing `missing`. Otherwise prints why and returns false,
+/// unless the variable `require` is 1 (CI sets it), in which case the test fails.
+pub fn can_run(what: &str, require: &str, missing: &[impl AsRef<str>]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    let why = missing.join(", ");
-    if std::env::var("CORESHIP_REQUIRE_BPF").as_deref() == Ok("1") {
-        panic!("BPF tests are required (CORESHIP_REQUIRE_BPF=1) but cannot run: {why}");
+    let why: Vec<&str> = missing.iter().map(AsRef::as_ref).collect();
+    let why = why.join(", ");
+    if std::env::var(require).as_deref() == Ok("1") {
+        panic!("{what} are required ({require}=1) but cannot run: {why}");
     }
-    eprintln!("skipping: {why}");
+    eprintln!("skipping {what}: {why}");
     false
 }
 

@@ -3,7 +3,7 @@
 //! proves what a user runs; this module builds the probes, checks the tools, boots a guest with a
 //! deadline (qemu is killed on drop) and parses the markers `examples/embedded-vm/init.sh` prints.
 
-use super::{bin, root};
+use super::{bin, can_run, root};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -74,15 +74,11 @@ pub fn vm_available(arch: &str) -> bool {
             }
         }
     }
-    if missing.is_empty() {
-        return true;
-    }
-    let why = missing.join(", ");
-    if std::env::var("CORESHIP_REQUIRE_VM").as_deref() == Ok("1") {
-        panic!("qemu guest tests are required (CORESHIP_REQUIRE_VM=1) but cannot run: {why}");
-    }
-    eprintln!("skipping the {arch} guest: {why}");
-    false
+    can_run(
+        &format!("qemu guest tests ({arch})"),
+        "CORESHIP_REQUIRE_VM",
+        &missing,
+    )
 }
 
 fn installed(pkg: &str) -> bool {
