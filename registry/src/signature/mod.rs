@@ -18,6 +18,22 @@ pub use verify::{PublicKey, TrustedKeys, Verified};
 
 use crate::Sha256Digest;
 use std::fmt;
+use std::path::Path;
+
+/// The base64 line of a minisign key file, public or secret: an `untrusted comment: …` line
+/// then the base64 line, or the base64 line alone; `None` when the file holds no such line.
+fn read_key_line(path: &Path) -> Result<Option<String>, SignatureError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SignatureError::ReadKey {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let line = match lines.next() {
+        Some(comment) if comment.starts_with("untrusted comment:") => lines.next(),
+        first => first,
+    };
+    Ok(line.map(str::to_string))
+}
 
 /// A minisign key id: 8 random bytes that name a key pair and that every signature carries.
 ///

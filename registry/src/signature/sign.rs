@@ -34,17 +34,8 @@ impl SecretKey {
             path: path.to_path_buf(),
             reason,
         };
-        let text = fs::read_to_string(path).map_err(|source| SignatureError::ReadKey {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        let line = match lines.next() {
-            Some(comment) if comment.starts_with("untrusted comment:") => lines.next(),
-            first => first,
-        }
-        .ok_or(malformed("no base64 line"))?;
-        let bytes = base64::decode(line).ok_or(malformed("not base64"))?;
+        let line = super::read_key_line(path)?.ok_or(malformed("no base64 line"))?;
+        let bytes = base64::decode(&line).ok_or(malformed("not base64"))?;
         if bytes.len() != SECRET_KEY_BYTES {
             return Err(malformed("wrong length"));
         }

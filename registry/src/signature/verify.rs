@@ -28,16 +28,9 @@ impl PublicKey {
     /// Reads a `.pub` file: an `untrusted comment: …` line then the base64 line, or the base64
     /// line alone.
     pub fn from_file(path: &Path) -> Result<PublicKey, SignatureError> {
-        let text = fs::read_to_string(path).map_err(|source| SignatureError::ReadKey {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        let line = match lines.next() {
-            Some(comment) if comment.starts_with("untrusted comment:") => lines.next(),
-            first => first,
-        };
-        line.and_then(PublicKey::parse_base64)
+        super::read_key_line(path)?
+            .as_deref()
+            .and_then(PublicKey::parse_base64)
             .ok_or_else(|| SignatureError::MalformedPublicKey {
                 origin: path.display().to_string(),
             })
