@@ -1,24 +1,23 @@
 #!/usr/bin/env bash
 # Fuzzes every target for SECONDS (default 60) each, one after another, starting from the
 # committed corpus in fuzz/corpus/<target>/ (read only: new inputs go to a temp dir).
-# Installs the pinned nightly and cargo-fuzz when missing. Exits non-zero on the first crash, leak,
-# timeout or out-of-memory, naming the reproducer.
+# Needs the pinned nightly and cargo-fuzz (`examples/setup-host.sh --tests`; run by hand, it
+# installs them when missing, under examples/lib/ensure.sh's lock). Exits non-zero on the first
+# crash, leak, timeout or out-of-memory, naming the reproducer.
 #
 #   fuzz/run.sh [SECONDS]
 #   cargo +nightly-2026-05-20 fuzz run -a TARGET fuzz/artifacts/TARGET/crash-…   # replay one
 set -euo pipefail
-cd "$(dirname "$0")"
+cd -P "$(dirname "$0")"
+# shellcheck source=examples/lib/ensure.sh
+. ../examples/lib/ensure.sh
 secs=${1:-60}
 
 # cargo-fuzz needs nightly (-Zsanitizer): the same pinned nightly as loader/build-static.sh
-# --build-std ($CORESHIP_NIGHTLY overrides), installed when missing.
-nightly="${CORESHIP_NIGHTLY:-nightly-2026-05-20}"
-rustup run "$nightly" rustc --version >/dev/null 2>&1 ||
-    rustup toolchain install "$nightly" --profile minimal >&2
-cargo=(cargo "+$nightly")
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    cargo install cargo-fuzz --locked
-fi
+# --build-std ($CORESHIP_NIGHTLY overrides).
+ensure_toolchain "$CORESHIP_NIGHTLY"
+ensure_cargo_fuzz
+cargo=(cargo "+$CORESHIP_NIGHTLY")
 
 # -a: debug assertions and overflow checks on, as in tests.
 flags=(-a)

@@ -16,11 +16,16 @@
 # $CARGO_TARGET_DIR/tmp/embedded-vm, or target/tmp/embedded-vm): reruns are offline.
 # CORESHIP_VM_KERNEL=linux-image-6.1.0-N-cloud-ARCH-unsigned picks the kernel package (default:
 # the one Debian's linux-image-cloud-ARCH depends on now). Needs apt-get/dpkg (Debian), cpio,
-# qemu-system-x86 or qemu-system-arm; aarch64 also needs `dpkg --add-architecture arm64`.
+# qemu-system-x86 or qemu-system-arm; aarch64 also needs `dpkg --add-architecture arm64`
+# (`examples/setup-host.sh --tests` installs them all and downloads the kernels). With
+# CORESHIP_NO_INSTALL=1 (tests) a package not in the cache fails naming that command instead
+# of being downloaded; downloads and unpacked files are made under a lock in the cache.
 set -euo pipefail
 
-here="$(cd "$(dirname "$0")" && pwd)"
+here="$(cd -P "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=examples/lib/ensure.sh
+. "$root/examples/lib/ensure.sh"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 cache="${CORESHIP_VM_CACHE:-$target_dir/tmp/embedded-vm}"
 log() { echo "vm.sh: $*" >&2; }
@@ -39,21 +44,28 @@ debarch() {
 
 # Downloads package $2 (for Debian arch $1) once and unpacks it under $cache/$1/$3; prints that dir.
 fetch_deb() {
-    local darch="$1" pkg="$2" dir="$cache/$1/$3"
+    local dir="$cache/$1/$3"
     if [ ! -e "$dir/.unpacked" ]; then
-        rm -rf "$dir"
-        mkdir -p "$dir"
-        log "downloading $pkg:$darch"
-        if [ "$darch" != "$(dpkg --print-architecture)" ] &&
-            ! dpkg --print-foreign-architectures | grep -qx "$darch"; then
-            die "apt cannot see $darch packages: dpkg --add-architecture $darch && apt-get update"
-        fi
-        (cd "$dir" && apt-get download -q=2 -o APT::Sandbox::User=root "$pkg:$darch" >&2)
-        dpkg -x "$dir"/*.deb "$dir/root"
-        rm "$dir"/*.deb
-        touch "$dir/.unpacked"
+        ensure_may_install "$2:$1 (in the guests' cache $cache)"
+        with_lock "$cache/.lock" fetch_deb_locked "$@"
     fi
     echo "$dir"
+}
+
+fetch_deb_locked() {
+    local darch="$1" pkg="$2" dir="$cache/$1/$3"
+    [ -e "$dir/.unpacked" ] && return
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    log "downloading $pkg:$darch"
+    if [ "$darch" != "$(dpkg --print-architecture)" ] &&
+        ! dpkg --print-foreign-architectures | grep -qx "$darch"; then
+        die "apt cannot see $darch packages: dpkg --add-architecture $darch && apt-get update"
+    fi
+    (cd "$dir" && apt-get download -q=2 -o APT::Sandbox::User=root "$pkg:$darch" >&2)
+    dpkg -x "$dir"/*.deb "$dir/root"
+    rm "$dir"/*.deb
+    touch "$dir/.unpacked"
 }
 
 cmd_kernel() {
@@ -79,12 +91,20 @@ cmd_kernel() {
 # compressed with lz4, gzip, xz or zstd), kept beside the kernel; prints its path.
 cmd_btf() {
     [ "$1" = x86_64 ] || die "btf: only x86_64 (an arm64 Image keeps no ELF sections)"
-    local kernel out payload
+    local kernel out
     kernel="$(cmd_kernel "$1")"
     out="$(dirname "$kernel")/vmlinux-${kernel##*/vmlinuz-}"
-    if [ ! -s "$out" ]; then
-        payload="$(mktemp)"
-        python3 - "$kernel" "$payload" <<'PY'
+    [ -s "$out" ] || with_lock "$cache/.lock" unpack_vmlinux "$kernel" "$out"
+    echo "$out"
+}
+
+# Writes the vmlinux inside bzImage $1 to $2 (through a temp file: readers see all or nothing).
+unpack_vmlinux() {
+    local kernel="$1" out="$2" payload tmp
+    [ -s "$out" ] && return
+    tmp="$out.tmp"
+    payload="$(mktemp)"
+    python3 - "$kernel" "$payload" <<'PY'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 setup_sects = b[0x1F1] or 4
@@ -92,22 +112,21 @@ offset, length = struct.unpack("<II", b[0x248:0x250])
 start = (setup_sects + 1) * 512 + offset
 open(sys.argv[2], "wb").write(b[start:start + length])
 PY
-        # The payload ends with the kernel's size appended, which the decompressors call
-        # trailing garbage (non-zero exit after a complete decode): judge by the result.
-        case "$(head -c4 "$payload" | od -An -tx1 | tr -d ' \n')" in
-        02214c18) lz4 -d -q -f "$payload" "$out" || true ;;
-        1f8b*) gzip -dc <"$payload" >"$out" || true ;;
-        fd377a58) xz -dc <"$payload" >"$out" || true ;;
-        28b52ffd) zstd -d -q -c <"$payload" >"$out" || true ;;
-        *) die "btf: unknown compression of $kernel's payload" ;;
-        esac
-        rm -f "$payload"
-        if [ "$(head -c4 "$out" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]; then
-            rm -f "$out"
-            die "btf: $kernel's payload did not decompress to an ELF vmlinux"
-        fi
+    # The payload ends with the kernel's size appended, which the decompressors call
+    # trailing garbage (non-zero exit after a complete decode): judge by the result.
+    case "$(head -c4 "$payload" | od -An -tx1 | tr -d ' \n')" in
+    02214c18) lz4 -d -q -f "$payload" "$tmp" || true ;;
+    1f8b*) gzip -dc <"$payload" >"$tmp" || true ;;
+    fd377a58) xz -dc <"$payload" >"$tmp" || true ;;
+    28b52ffd) zstd -d -q -c <"$payload" >"$tmp" || true ;;
+    *) die "btf: unknown compression of $kernel's payload" ;;
+    esac
+    rm -f "$payload"
+    if [ "$(head -c4 "$tmp" | od -An -tx1 | tr -d ' \n')" != 7f454c46 ]; then
+        rm -f "$tmp"
+        die "btf: $kernel's payload did not decompress to an ELF vmlinux"
     fi
-    echo "$out"
+    mv "$tmp" "$out"
 }
 
 cmd_busybox() {
@@ -141,7 +160,8 @@ cmd_workload() {
     if [ ! -e "$out" ] || [ "$here/workload.c" -nt "$out" ]; then
         mkdir -p "$(dirname "$out")"
         # shellcheck disable=SC2046 # the compiler command is several words
-        $(musl_cc "$1") -static -O2 -Wall -o "$out" "$here/workload.c"
+        $(musl_cc "$1") -static -O2 -Wall -o "$out.$$" "$here/workload.c"
+        mv "$out.$$" "$out"
     fi
     echo "$out"
 }

@@ -2,7 +2,7 @@
 //! for musl): no interpreter, no shared libraries, no glibc inside, and it runs a probe.
 //!
 //! Checks the smallest build (`--build-std --no-default-features`, nightly std rebuilt for size)
-//! and the size budgets of issue 4: ≤ 1 MiB stripped with local files and plain HTTP only,
+//! and the size budgets: ≤ 1 MiB stripped with local files and plain HTTP only,
 //! ≤ 2.5 MiB with HTTPS (default features) on the stable toolchain.
 //!
 //! Uses the binary at CORESHIP_STATIC_LOADER when set; otherwise runs the script, which builds
@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{bin, bpf_available, root, TempDir};
+use common::{bin, bpf_available, project_script, root, TempDir};
 use object::elf;
 use object::read::elf::{Dyn, ElfFile64, ProgramHeader};
 use object::read::ReadCache;
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-/// Stripped size budgets (issue 4).
+/// Stripped size budgets.
 const BUDGET_PLAIN: u64 = 1 << 20;
 const BUDGET_HTTPS: u64 = 5 << 19;
 
@@ -48,14 +48,8 @@ fn build(args: &[&str]) -> Option<PathBuf> {
         eprintln!("skipping: CORESHIP_BUILD_STATIC=0 and no CORESHIP_STATIC_LOADER");
         return None;
     }
-    // target/debug/coreship-load → target
-    let target_dir = Path::new(env!("CARGO_BIN_EXE_coreship-load"))
-        .parent()
-        .and_then(Path::parent)
-        .unwrap();
-    let out = Command::new(root().join("loader/build-static.sh"))
+    let out = project_script("loader/build-static.sh")
         .args(args)
-        .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .unwrap();
     assert!(
@@ -63,13 +57,9 @@ fn build(args: &[&str]) -> Option<PathBuf> {
         "loader/build-static.sh failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A path of this configuration's own (the script copies each build out of cargo's).
     let stdout = String::from_utf8(out.stdout).unwrap();
-    // Every configuration lands on the same path: keep a copy of this one before another
-    // test's build replaces it.
-    let built = PathBuf::from(stdout.lines().last().unwrap());
-    let copy = built.with_file_name(format!("coreship-load.tested{}", args.concat()));
-    std::fs::copy(&built, &copy).unwrap();
-    Some(copy)
+    Some(PathBuf::from(stdout.lines().last().unwrap()))
 }
 
 /// PT_INTERP present, and the DT_NEEDED entries' count.

@@ -2,8 +2,7 @@
 
 Everything is built once per bench run (cargo and build-static.sh reuse their output, so a
 second run only checks freshness): the release binaries, the static musl loaders (default
-features and --no-default-features: both land at one path, so each is copied out), the C load
-generator and the probes.
+features and --no-default-features), the C load generator and the probes.
 """
 import os
 import platform
@@ -57,7 +56,7 @@ class Tools:
 
     def missing(self, name):
         """"peer missing" (or an error under CORESHIP_REQUIRE_PEERS=1) for a peer tool."""
-        return peer_missing(name, "see examples/setup-host.sh, CORESHIP_PEERS=1")
+        return peer_missing(name, "see examples/setup-host.sh --tests")
 
     def build_release(self):
         log("cargo build --release (coreship, coreship-load, coreship-registry)")
@@ -66,20 +65,14 @@ class Tools:
             self.cleanup)
 
     def build_static(self):
-        """Both static musl loaders, copied out of the shared output path."""
-        out = self.cleanup.tmp("bin")
+        """Both static musl loaders (each configuration at a path of its own)."""
         env = dict(os.environ, CARGO_TARGET_DIR=self.target_dir,
                    CORESHIP_BUILD_JOBS=str(self.jobs))
-        for flags, attr, name in (([], "loader", "coreship-load-static"),
-                                  (["--no-default-features"], "loader_nodefault",
-                                   "coreship-load-static-nodefault")):
+        for flags, attr in (([], "loader"), (["--no-default-features"], "loader_nodefault")):
             log(f"loader/build-static.sh {' '.join(flags)}".rstrip())
             text = run([os.path.join(ROOT, "loader", "build-static.sh")] + flags, self.cleanup,
                        env=env, capture=True)
-            built = text.strip().splitlines()[-1]
-            dest = os.path.join(out, name)
-            shutil.copy2(built, dest)
-            setattr(self, attr, dest)
+            setattr(self, attr, text.strip().splitlines()[-1])
 
     def build_loadgen(self):
         cc = shutil.which("cc") or shutil.which("gcc")

@@ -37,6 +37,27 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The target dir of this test build (`target/debug/coreship-load` → `target`).
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_coreship-load"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A command running the project's script `path` (relative to the workspace root) the way
+/// tests must: building into this test build's target dir, and with installing turned off
+/// (CORESHIP_NO_INSTALL=1), so a script that misses a toolchain, a package or a download fails
+/// naming `examples/setup-host.sh --tests` instead of installing it while other tests run.
+pub fn project_script(path: &str) -> Command {
+    let mut cmd = Command::new(root().join(path));
+    cmd.env("CARGO_TARGET_DIR", target_dir())
+        .env("CORESHIP_NO_INSTALL", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// Whether BPF tests can run here. When they cannot, prints why and returns false, unless
 /// CORESHIP_REQUIRE_BPF=1 (set by CI), in which case the test fails.
 pub fn bpf_available() -> bool {

@@ -3,12 +3,14 @@
 //! proves what a user runs; this module builds the probes, checks the tools, boots a guest with a
 //! deadline (qemu is killed on drop) and parses the markers `examples/embedded-vm/init.sh` prints.
 
-use super::{bin, can_run, root};
+use super::{bin, can_run, project_script, root};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+const VM_SH: &str = "examples/embedded-vm/vm.sh";
 
 /// The probes the guests run, in order; the workload does something each of them sees.
 pub const PROBES: [&str; 5] = ["execsnoop", "opensnoop", "ustate", "ksleep", "tcpsend"];
@@ -17,23 +19,13 @@ pub const PROBES: [&str; 5] = ["execsnoop", "opensnoop", "ustate", "ksleep", "tc
 /// returns false, unless CORESHIP_REQUIRE_VM=1 (set by CI), in which case the test fails.
 pub fn vm_available(arch: &str) -> bool {
     let mut missing = Vec::new();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        missing.push("not root (the initramfs needs a /dev/console node)".to_string());
-    }
-    let (qemu, qemu_pkg) = match arch {
-        "x86_64" => ("qemu-system-x86_64", "qemu-system-x86"),
-        _ => ("qemu-system-aarch64", "qemu-system-arm"),
+    let qemu = match arch {
+        "x86_64" => "qemu-system-x86_64",
+        _ => "qemu-system-aarch64",
     };
-    for (tool, pkg) in [
-        (qemu, qemu_pkg),
-        ("cpio", "cpio"),
-        ("apt-get", "apt"),
-        ("dpkg", "dpkg"),
-        ("gzip", "gzip"),
-    ] {
+    for tool in [qemu, "cpio", "apt-get", "dpkg", "gzip"] {
         if super::which(tool).is_none() {
-            missing.push(format!("no {tool} (apt-get install {pkg})"));
+            missing.push(format!("no {tool}"));
         }
     }
     if super::which("clang-19").is_none() && super::which("clang").is_none() {
@@ -45,7 +37,7 @@ pub fn vm_available(arch: &str) -> bool {
                 missing.push("busybox-static is not installed".into());
             }
             if super::which("musl-gcc").is_none() {
-                missing.push("no musl-gcc (apt-get install musl-tools)".into());
+                missing.push("no musl-gcc".into());
             }
         }
         _ => {
@@ -59,20 +51,22 @@ pub fn vm_available(arch: &str) -> bool {
                 })
                 .unwrap_or(false);
             if !foreign {
-                missing.push(
-                    "apt has no arm64 packages (dpkg --add-architecture arm64 && apt-get update)"
-                        .into(),
-                );
+                missing.push("apt has no arm64 packages".into());
             }
             if super::which("aarch64-linux-gnu-gcc").is_none() {
-                missing.push(
-                    "no aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)".into(),
-                );
+                missing.push("no aarch64-linux-gnu-gcc".into());
             }
             if !Path::new("/usr/lib/aarch64-linux-musl/musl-gcc.specs").exists() {
-                missing.push("no arm64 musl (apt-get install musl-dev:arm64)".into());
+                missing.push("no arm64 musl (musl-dev:arm64)".into());
             }
         }
+    }
+    if !missing.is_empty() {
+        missing.push("examples/setup-host.sh --tests installs them".into());
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("not root (the initramfs needs a /dev/console node)".to_string());
     }
     can_run(
         &format!("qemu guest tests ({arch})"),
@@ -88,23 +82,9 @@ fn installed(pkg: &str) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
 }
 
-/// The target dir of this test build (`target/debug/coreship-load` → `target`).
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_coreship-load"))
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .to_path_buf()
-}
-
 /// Runs `examples/embedded-vm/vm.sh ARGS…` and returns the path it printed last.
 pub fn vm_sh(args: &[&str]) -> PathBuf {
-    let out = Command::new(root().join("examples/embedded-vm/vm.sh"))
-        .args(args)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = project_script(VM_SH).args(args).output().unwrap();
     assert!(
         out.status.success(),
         "vm.sh {} failed:\n{}",
@@ -162,12 +142,10 @@ pub fn boot(arch: &str, initramfs: &Path, params: &[String], timeout: Duration) 
     // The kernel is fetched before the clock starts: boot time is qemu's.
     vm_sh(&["kernel", arch]);
     let start = Instant::now();
-    let child = Command::new(root().join("examples/embedded-vm/vm.sh"))
+    let child = project_script(VM_SH)
         .args(["boot", arch])
         .arg(initramfs)
         .args(params)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
