@@ -7,10 +7,13 @@
 #
 # PROBE: execsnoop, opensnoop, ustate, ufunc, ksleep, tcpsend (default: all but ufunc).
 # CORESHIP_VM_FORMAT=json for JSON lines (default text); CORESHIP_VM_DURATION per probe
-# (default 3s). Run as root on Debian 12 from a checkout; see README.md here.
+# (default 3s); CORESHIP_BIN_DIR: take coreship and coreship-registry from there instead of
+# building them. Exits 1 naming what failed: the registry not listening, a probe's loader
+# exiting non-zero in the guest, the guest not powering off. Run as root on Debian 12 from a
+# checkout; see README.md here.
 set -euo pipefail
 
-here="$(cd "$(dirname "$0")" && pwd)"
+here="$(cd -P "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 arch="${1:-x86_64}"
@@ -30,9 +33,13 @@ command -v "$qemu" >/dev/null || {
     exit 1
 }
 
-echo "== building coreship and coreship-registry" >&2
-(cd "$root" && cargo build --locked -j "${CORESHIP_BUILD_JOBS:-2}" --bin coreship --bin coreship-registry)
-bin="$CARGO_TARGET_DIR/debug"
+if [ -n "${CORESHIP_BIN_DIR:-}" ]; then
+    bin="$CORESHIP_BIN_DIR"
+else
+    echo "== building coreship and coreship-registry" >&2
+    (cd "$root" && cargo build --locked -j "${CORESHIP_BUILD_JOBS:-2}" --bin coreship --bin coreship-registry)
+    bin="$CARGO_TARGET_DIR/debug"
+fi
 
 work="$(mktemp -d /tmp/coreship-embedded-vm.XXXXXX)"
 registry_pid=
@@ -55,17 +62,19 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/tokens.txt"
 "$bin/coreship-registry" serve --root "$work/store" --listen 127.0.0.1:0 \
     --push-token-file "$work/tokens.txt" 2>"$work/registry.log" &
 registry_pid=$!
+# Its first line: "coreship-registry: listening on http://127.0.0.1:PORT (root DIR, …)".
 port=
 for _ in $(seq 100); do
-    # "coreship-registry: serving DIR on http://127.0.0.1:PORT/"
-    port="$(sed -n 's|.*http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$work/registry.log" | head -n1)"
+    port="$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$work/registry.log" | head -n1)"
     [ -n "$port" ] && break
+    kill -0 "$registry_pid" 2>/dev/null || break
     sleep 0.1
 done
-[ -n "$port" ] || {
+if [ -z "$port" ]; then
+    echo "run.sh: coreship-registry did not print \"listening on http://127.0.0.1:PORT\" within 10 s; its log:" >&2
     cat "$work/registry.log" >&2
     exit 1
-}
+fi
 
 refs=()
 for p in "${probes[@]}"; do
@@ -84,6 +93,32 @@ refs_csv="$(
     IFS=,
     echo "${refs[*]}"
 )"
+set +e
 timeout "${CORESHIP_VM_TIMEOUT:-300}" "$here/vm.sh" boot "$arch" "$initramfs" \
     "coreship.registry=10.0.2.2:$port/probes" "coreship.probes=$refs_csv" \
-    "coreship.duration=${CORESHIP_VM_DURATION:-3s}" "coreship.format=${CORESHIP_VM_FORMAT:-text}"
+    "coreship.duration=${CORESHIP_VM_DURATION:-3s}" "coreship.format=${CORESHIP_VM_FORMAT:-text}" |
+    tee "$work/console.txt"
+status=${PIPESTATUS[0]}
+set -e
+
+# The guest prints `@@ coreship-vm: end NAME rc=N …` per probe and `@@ coreship-vm: done` last.
+console="$(tr -d '\r' <"$work/console.txt")"
+if [ "$status" != 0 ]; then
+    echo "run.sh: the $arch guest did not power off cleanly (status $status; 124: it ran past CORESHIP_VM_TIMEOUT=${CORESHIP_VM_TIMEOUT:-300} s)" >&2
+    exit 1
+fi
+for p in "${probes[@]}"; do
+    rc="$(sed -n "s/.*@@ coreship-vm: end $p rc=\([0-9-]*\).*/\1/p" <<<"$console")"
+    if [ -z "$rc" ]; then
+        echo "run.sh: $p never ended in the $arch guest (no \"@@ coreship-vm: end $p\" on its console)" >&2
+        exit 1
+    elif [ "$rc" != 0 ]; then
+        echo "run.sh: coreship-load run $p exited with $rc in the $arch guest (its stderr is above, after @@ stderr)" >&2
+        exit 1
+    fi
+done
+grep -q '@@ coreship-vm: done' <<<"$console" || {
+    echo "run.sh: the $arch guest never printed \"@@ coreship-vm: done\"" >&2
+    exit 1
+}
+echo "== the $arch guest ran ${probes[*]}: each exited 0" >&2
