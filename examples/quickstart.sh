@@ -4,7 +4,7 @@
 # it signed with a fresh key, and run it from the registry with coreship-load --trust,
 # watching live exec events for 10 s while a few processes start. Run as root from a checkout.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd -P "$(dirname "$0")/.."
 
 examples/setup-host.sh
 
@@ -23,16 +23,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# CORESHIP_QUICKSTART_PORT=0: any free port (the tests run this script beside other servers).
 port=${CORESHIP_QUICKSTART_PORT:-5000}
 echo "== starting coreship-registry on 127.0.0.1:$port (store in $work/store)"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/tokens.txt"
 $bin/coreship-registry serve --root "$work/store" --listen "127.0.0.1:$port" \
-    --push-token-file "$work/tokens.txt" &
+    --push-token-file "$work/tokens.txt" 2>"$work/registry.log" &
 registry_pid=$!
-for _ in $(seq 50); do
-    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+# Its first line: "coreship-registry: listening on http://127.0.0.1:PORT (root DIR, …)".
+listening=
+for _ in $(seq 100); do
+    listening="$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$work/registry.log")"
+    [ -n "$listening" ] && break
+    kill -0 "$registry_pid" 2>/dev/null || break
     sleep 0.1
 done
+cat "$work/registry.log"
+if [ -z "$listening" ]; then
+    echo "quickstart.sh: coreship-registry did not start listening on 127.0.0.1:$port (its log is above)" >&2
+    exit 1
+fi
+port=$listening
 
 echo "== making a signing key and pushing execsnoop, signed"
 $bin/coreship keygen -o "$work/release.key"
