@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
-"""coreship's benchmarks, side by side with their peers in one run (issue 7, part 1-4).
+"""coreship's benchmarks, side by side with their peers in one run.
 
     sudo python3 examples/bench/bench.py [--quick] [--only loader,events,builder,registry]
                                          [--write BENCHMARKS.md]
 
 As root: builds what it needs in release mode (cargo, loader/build-static.sh, the C load
 generator, the probes), then per section prints coreship's figure, the peer's, the ratio
-(> 1: coreship ahead) and issue 7's target (met / MISSED). --write puts the same tables, with
+(> 1: coreship ahead) and its target (met / MISSED). --write puts the same tables, with
 the machine's description and the command, between the bench markers of a markdown file
 (created if absent; text outside the markers is kept).
 
 Peers: bpftool, bpftrace, docker-registry, skopeo, wrk (examples/setup-host.sh with
-CORESHIP_PEERS=1). A missing peer makes its rows say "peer missing", or fails the run with
+--tests). A missing peer makes its rows say "peer missing", or fails the run with
 CORESHIP_REQUIRE_PEERS=1. Every process the bench starts is stopped, and its temp dirs and
 bpffs pins removed, at exit, on error and on Ctrl-C. Figures are never asserted on.
 """

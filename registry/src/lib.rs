@@ -6,8 +6,8 @@
 //! the object holds, including which BTF type each output map carries.
 //!
 //! The builder writes it ([`Package::write_dir`]), the loader reads and verifies it
-//! ([`Package::read_dir`], [`Package::object_for`]); the OCI registry layer of a later issue wraps
-//! the same description as an artifact config blob. Nothing here touches the kernel or the
+//! ([`Package::read_dir`], [`Package::object_for`]); the OCI artifact ([`artifact`]) carries the
+//! same description as its config blob. Nothing here touches the kernel or the
 //! network.
 //!
 //! # Signatures

@@ -16,7 +16,7 @@ class PeerMissing(Exception):
 
 
 class Target:
-    """A goal from issue 7: on the ratio (`min_ratio`) or on coreship's own figure."""
+    """A goal: on the ratio (`min_ratio`) or on coreship's own figure."""
 
     def __init__(self, text, *, min_ratio=None, max_value=None, min_value=None):
         self.text = text
