@@ -7,7 +7,7 @@ use coreship_registry::artifact::{self, PackOptions, Packed};
 use coreship_registry::client;
 use coreship_registry::layout::{Layout, LayoutError};
 use coreship_registry::oci::Descriptor;
-use coreship_registry::{Package, Reference, SecretKey, Sha256Digest, SignatureError};
+use coreship_registry::{Package, Reference, SecretKey, Sha256Digest, SignatureError, SignedName};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -132,8 +132,7 @@ pub fn sign(
     name: &str,
     compat: bool,
 ) -> Result<(Vec<artifact::Blob>, artifact::Blob), PublishError> {
-    let repository = name.rsplit_once(':').map_or(name, |(repo, _)| repo);
-    let minisig = key.sign(&root.digest, repository)?;
+    let minisig = key.sign(&root.digest, &SignedName::parse(name))?;
     Ok(artifact::signature(root, minisig.as_bytes(), compat))
 }
 
@@ -231,7 +230,7 @@ struct PushProbe<'a> {
     opts: &'a PackOptions,
     flavor: Flavor,
     key: Option<&'a SecretKey>,
-    repository: String,
+    signed_as: SignedName,
 }
 
 impl client::PushSource for PushProbe<'_> {
@@ -246,7 +245,7 @@ impl client::PushSource for PushProbe<'_> {
 
     fn sign(&mut self, root: &Descriptor) -> Result<Option<Vec<u8>>, client::SignError> {
         let Some(key) = self.key else { return Ok(None) };
-        Ok(Some(key.sign(&root.digest, &self.repository)?.into_bytes()))
+        Ok(Some(key.sign(&root.digest, &self.signed_as)?.into_bytes()))
     }
 }
 
@@ -269,7 +268,7 @@ pub fn push(
         opts,
         flavor,
         key,
-        repository: reference.name(),
+        signed_as: SignedName::from(reference),
     };
     let pushed = client::push(client, reference, &mut source, progress)?;
     let published = Published {

@@ -139,7 +139,7 @@ const README: Doc = Doc {
             ),
         },
         Rule {
-            line: "minisign -Sm msg -s offline.key && coreship sign \
+            line: "minisign -Sm msg -s offline.key -t \"$(cat comment)\" && coreship sign \
                    localhost:5000/probes/execsnoop:0.1.0 --signature msg.minisig",
             why: "offline.key is a minisign key kept elsewhere: made here, without a password",
             action: Action::Before("minisign -GW -p offline.pub -s offline.key >/dev/null"),

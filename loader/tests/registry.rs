@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::registries::{Registry, TOKEN};
+use common::registries::{copy_artifact, Registry, TOKEN};
 use common::{bpf_available, ok, probes, refused, root, run_bin, Finished, Loader, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,7 +36,12 @@ impl Keys {
 }
 
 fn push(reference: &str, keys: &Keys, token: Option<&str>) -> Finished {
-    let pkg = probes().join("execsnoop");
+    push_probe("execsnoop", reference, keys, token)
+}
+
+/// Pushes the package of probe `name` to `reference`, signed with `keys`.
+fn push_probe(name: &str, reference: &str, keys: &Keys, token: Option<&str>) -> Finished {
+    let pkg = probes().join(name);
     let secret = keys.secret();
     let args = [
         "push",
@@ -299,17 +304,44 @@ fn a_signature_made_with_the_minisign_cli_is_attached_and_trusted() {
     let digest = run_bin("coreship", &["sign", &reference, "--print-digest"], &[]);
     ok(&digest);
     assert!(digest.stdout.starts_with("sha256:"), "{}", digest.stdout);
+    let comment = run_bin("coreship", &["sign", &reference, "--print-comment"], &[]);
+    ok(&comment);
+    let comment = comment.stdout.trim();
+    assert!(
+        comment.starts_with(&format!(
+            "coreship digest={} name=probes/execsnoop tag=0.1.0 timestamp=",
+            digest.stdout
+        )),
+        "{comment}"
+    );
     let message = dir.join("digest.txt");
     std::fs::write(&message, &digest.stdout).unwrap();
-    let status = Command::new("minisign")
-        .args(["-S", "-s"])
-        .arg(&msec)
-        .arg("-m")
-        .arg(&message)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let sig = dir.join("digest.txt.minisig");
+    let minisign_sign = |comment: Option<&str>, out: &str| {
+        let mut cmd = Command::new("minisign");
+        cmd.args(["-S", "-s"]).arg(&msec).arg("-m").arg(&message);
+        cmd.arg("-x").arg(dir.join(out));
+        if let Some(c) = comment {
+            cmd.args(["-t", c]);
+        }
+        assert!(cmd.status().unwrap().success());
+        dir.join(out)
+    };
+    // minisign's own comment names nothing: refused before it reaches the registry.
+    let bare = minisign_sign(None, "bare.minisig");
+    let attached = run_bin(
+        "coreship",
+        &["sign", &reference, "--signature", bare.to_str().unwrap()],
+        &env,
+    );
+    assert!(!attached.status.success(), "{}", attached.stderr);
+    assert!(
+        attached
+            .stderr
+            .contains("names no repository in its trusted comment"),
+        "{}",
+        attached.stderr
+    );
+    let sig = minisign_sign(Some(comment), "digest.txt.minisig");
 
     // Not yet attached: refused; attached: trusted.
     let cache = keys.cache();
@@ -342,4 +374,146 @@ fn a_signature_made_with_the_minisign_cli_is_attached_and_trusted() {
     );
     ok(&done);
     assert!(done.stderr.contains("signed by key"), "{}", done.stderr);
+}
+
+/// Someone with push rights (or the registry itself) serves, under names the key holder never
+/// signed, what a trusted key did sign: another probe, and an older version under a newer tag.
+/// Both are refused before anything is loaded, naming what the signature is for; a mirror that
+/// renamed an artifact is accepted with --signed-as.
+#[test]
+fn a_signed_artifact_served_under_another_name_or_tag_is_refused() {
+    if !bpf_available() {
+        return;
+    }
+    let registry = Registry::coreship("e2e-signed-names");
+    let keys = Keys::new("e2e-signed-names-keys");
+    let host = &registry.host;
+    ok(&push(
+        &format!("{host}/probes/execsnoop:0.1.0"),
+        &keys,
+        Some(TOKEN),
+    ));
+    ok(&push_probe(
+        "opensnoop",
+        &format!("{host}/probes/opensnoop:0.1.0"),
+        &keys,
+        Some(TOKEN),
+    ));
+    copy_artifact(
+        &registry,
+        "probes/opensnoop:0.1.0",
+        "probes/execsnoop:0.2.0",
+    );
+    copy_artifact(
+        &registry,
+        "probes/execsnoop:0.1.0",
+        "probes/execsnoop:0.3.0",
+    );
+
+    let public = keys.public();
+    let trust = ["--trust", public.to_str().unwrap()];
+    let run = |reference: &str, extra: &[&str]| {
+        let mut args = vec!["run", reference];
+        args.extend(trust);
+        args.extend(extra);
+        args.extend(["--duration", "200ms"]);
+        load(&keys, &args)
+    };
+    let another_probe = run(&format!("{host}/probes/execsnoop:0.2.0"), &[]);
+    refused(
+        &another_probe,
+        "is for probes/opensnoop:0.1.0, not probes/execsnoop:0.2.0",
+    );
+    let older_version = run(&format!("{host}/probes/execsnoop:0.3.0"), &[]);
+    refused(
+        &older_version,
+        "is for probes/execsnoop:0.1.0, not probes/execsnoop:0.3.0",
+    );
+    // What the signatures do name still runs; a mirror's rename is accepted when stated.
+    let genuine = run(&format!("{host}/probes/execsnoop:0.1.0"), &[]);
+    ok(&genuine);
+    assert!(genuine.stderr.contains("attached"), "{}", genuine.stderr);
+    let renamed = run(
+        &format!("{host}/probes/execsnoop:0.2.0"),
+        &["--signed-as", "probes/opensnoop:0.1.0"],
+    );
+    ok(&renamed);
+    assert!(
+        renamed.stderr.contains("opensnoop: attached"),
+        "{}",
+        renamed.stderr
+    );
+}
+
+/// Keys rotate: the same reproducible build, signed again by a new key, must be accepted by a
+/// device that trusts only the new key even though its cache holds the old key's signature;
+/// and an artifact cached unsigned learns of a signature added later.
+#[test]
+fn a_device_with_a_cached_signature_accepts_a_newer_one_by_a_rotated_key() {
+    if !bpf_available() {
+        return;
+    }
+    let registry = Registry::coreship("e2e-rotation");
+    let old = Keys::new("e2e-rotation-old");
+    let new = Keys::new("e2e-rotation-new");
+    let reference = format!("{}/probes/execsnoop:0.1.0", registry.host);
+    ok(&push(&reference, &old, Some(TOKEN)));
+    // The device pulls with the old key trusted: its cache now holds that signature.
+    let cache = old.cache();
+    let env = [("CORESHIP_CACHE_DIR", cache.as_path())];
+    let trusting = |keys: &Keys| {
+        let public = keys.public();
+        let args = [
+            "pull",
+            reference.as_str(),
+            "--trust",
+            public.to_str().unwrap(),
+        ];
+        run_bin("coreship-load", &args, &env)
+    };
+    ok(&trusting(&old));
+    // Rotation: the same build signed by the new key (push of identical content + signature).
+    ok(&push(&reference, &new, Some(TOKEN)));
+    let rotated = trusting(&new);
+    ok(&rotated);
+    assert!(
+        rotated
+            .stderr
+            .contains(&format!("({})", new.public().display())),
+        "{}",
+        rotated.stderr
+    );
+
+    // Cached unsigned, signed later: the signature is found.
+    let unsigned = format!("{}/probes/opensnoop:0.1.0", registry.host);
+    let pkg = probes().join("opensnoop");
+    let token = PathBuf::from(TOKEN);
+    let token_env = [("CORESHIP_REGISTRY_TOKEN", token.as_path())];
+    ok(&run_bin(
+        "coreship",
+        &["push", pkg.to_str().unwrap(), &unsigned],
+        &token_env,
+    ));
+    ok(&run_bin("coreship-load", &["pull", &unsigned], &env));
+    let public = new.public();
+    let args = [
+        "pull",
+        unsigned.as_str(),
+        "--trust",
+        public.to_str().unwrap(),
+    ];
+    refused(&run_bin("coreship-load", &args, &env), "is not signed");
+    let secret = new.secret();
+    ok(&run_bin(
+        "coreship",
+        &["sign", &unsigned, "--key", secret.to_str().unwrap()],
+        &token_env,
+    ));
+    let signed_later = run_bin("coreship-load", &args, &env);
+    ok(&signed_later);
+    assert!(
+        signed_later.stderr.contains("signed by key"),
+        "{}",
+        signed_later.stderr
+    );
 }

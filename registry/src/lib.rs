@@ -14,12 +14,15 @@
 //!
 //! A pushed artifact can carry [minisign] signatures. What is signed is the UTF-8 string of the
 //! artifact's top-level manifest digest, `sha256:<64 hex>` with no newline, as a standard
-//! prehashed (`ED`) minisign signature whose trusted comment reads
-//! `coreship digest=sha256:<hex> name=<repository name> timestamp=<unix seconds>`. The loader
-//! checks signatures with [`TrustedKeys`] (always built, one dependency-free crate); the builder
-//! makes keys with `keygen` and signs with `SecretKey` (cargo feature `sign`). The `minisign`
-//! CLI stands in on either side: with the digest string in a file, `minisign -Vm FILE -p KEY.pub
-//! -x SIG` checks a coreship signature, and `minisign -Sm FILE` makes one that coreship accepts.
+//! prehashed (`ED`) minisign signature whose trusted comment ([`trusted_comment`]) reads
+//! `coreship digest=sha256:<hex> name=<repository> [tag=<tag> ]timestamp=<unix seconds>`: a
+//! signature is for one repository and, when pushed under a tag, that tag ([`SignedName`]), so
+//! an artifact cannot be served under a name it was not signed for. The loader checks
+//! signatures with [`TrustedKeys`] (always built, one dependency-free crate); the builder makes
+//! keys with `keygen` and signs with `SecretKey` (cargo feature `sign`). The `minisign` CLI
+//! stands in on either side: with the digest string in a file, `minisign -Vm FILE -p KEY.pub -x
+//! SIG` checks a coreship signature, and `minisign -Sm FILE -t COMMENT` with the comment
+//! `coreship sign REF --print-comment` prints makes one that coreship accepts.
 //!
 //! [minisign]: https://jedisct1.github.io/minisign/
 #![deny(missing_docs)]
@@ -58,7 +61,10 @@ pub use package::{
     ProgramInfo, SourceInfo, PACKAGE_FILE, SCHEMA_VERSION,
 };
 pub use reference::{valid_repository, valid_tag, Reference, ReferenceError};
+pub use signature::{
+    check_signed_for, trusted_comment, KeyId, PublicKey, SignatureError, SignedName, TrustedKeys,
+    Verified,
+};
 #[cfg(feature = "sign")]
 pub use signature::{keygen, SecretKey};
-pub use signature::{KeyId, PublicKey, SignatureError, TrustedKeys, Verified};
 pub use time::rfc3339;

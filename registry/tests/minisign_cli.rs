@@ -3,7 +3,7 @@
 //! Skipped, with the reason printed, when `minisign` is not on PATH; `CORESHIP_REQUIRE_PEERS=1`
 //! turns the skip into a failure (for CI, where the peer must be installed).
 
-use coreship_registry::{Sha256Digest, SignatureError, TrustedKeys};
+use coreship_registry::{Sha256Digest, SignatureError, SignedName, TrustedKeys};
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
@@ -56,6 +56,11 @@ fn digest() -> Sha256Digest {
     Sha256Digest::of(b"a manifest")
 }
 
+/// The name the tests sign for and ask for.
+fn name() -> SignedName {
+    SignedName::parse("probes/x:1")
+}
+
 /// Writes the digest string, what coreship signs, to `dir/digest`.
 fn write_digest_file(dir: &Path, digest: &Sha256Digest) {
     fs::write(dir.join("digest"), digest.to_string()).unwrap();
@@ -70,10 +75,17 @@ fn a_minisign_signature_verifies_in_coreship() {
     let d = dir.path();
     minisign_ok(d, &["-G", "-W", "-p", "cli.pub", "-s", "cli.key"], "");
     write_digest_file(d, &digest());
-    minisign_ok(d, &["-S", "-s", "cli.key", "-m", "digest"], "");
+    // With the trusted comment `coreship sign --print-comment` gives.
+    let comment = coreship_registry::trusted_comment(&digest(), &name()).unwrap();
+    minisign_ok(
+        d,
+        &["-S", "-s", "cli.key", "-m", "digest", "-t", &comment],
+        "",
+    );
     let trusted = TrustedKeys::from_paths([d.join("cli.pub")]).unwrap();
     let minisig = fs::read(d.join("digest.minisig")).unwrap();
-    let verified = trusted.verify(&digest(), &minisig).unwrap();
+    let verified = trusted.verify(&digest(), &name(), &minisig).unwrap();
+    assert_eq!(verified.trusted_comment, comment);
     assert_eq!(verified.source, d.join("cli.pub"));
     // Key ids print as minisign prints them.
     let public = fs::read_to_string(d.join("cli.pub")).unwrap();
@@ -85,12 +97,29 @@ fn a_minisign_signature_verifies_in_coreship() {
     // ...and not for another digest.
     let other = Sha256Digest::of(b"another manifest");
     assert!(matches!(
-        trusted.verify(&other, &minisig),
+        trusted.verify(&other, &name(), &minisig),
         Err(SignatureError::BadSignature { .. })
     ));
+    // minisign's default comment names no repository: refused, though it verifies.
+    minisign_ok(
+        d,
+        &["-S", "-s", "cli.key", "-m", "digest", "-x", "bare.minisig"],
+        "",
+    );
+    let err = trusted
+        .verify(
+            &digest(),
+            &name(),
+            &fs::read(d.join("bare.minisig")).unwrap(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, SignatureError::Unbound { .. }), "{err}");
 
     // A legacy (-l) signature with a coreship trusted comment, and one whose comment lies.
-    let comment = format!("coreship digest={} name=probes/x timestamp=1", digest());
+    let comment = format!(
+        "coreship digest={} name=probes/x tag=1 timestamp=1",
+        digest()
+    );
     minisign_ok(
         d,
         &[
@@ -108,10 +137,14 @@ fn a_minisign_signature_verifies_in_coreship() {
         "",
     );
     let verified = trusted
-        .verify(&digest(), &fs::read(d.join("legacy.minisig")).unwrap())
+        .verify(
+            &digest(),
+            &name(),
+            &fs::read(d.join("legacy.minisig")).unwrap(),
+        )
         .unwrap();
     assert_eq!(verified.trusted_comment, comment);
-    let lie = format!("coreship digest={other} name=probes/x timestamp=1");
+    let lie = format!("coreship digest={other} name=probes/x tag=1 timestamp=1");
     minisign_ok(
         d,
         &[
@@ -128,7 +161,11 @@ fn a_minisign_signature_verifies_in_coreship() {
         "",
     );
     let err = trusted
-        .verify(&digest(), &fs::read(d.join("lie.minisig")).unwrap())
+        .verify(
+            &digest(),
+            &name(),
+            &fs::read(d.join("lie.minisig")).unwrap(),
+        )
         .unwrap_err();
     assert!(
         matches!(err, SignatureError::DigestMismatch { .. }),
@@ -149,10 +186,13 @@ mod sign {
         let (public, key_id) = keygen(&d.join("release.key"), password).unwrap();
         let key = SecretKey::from_file(&d.join("release.key"), password).unwrap();
         write_digest_file(d, &digest());
-        fs::write(d.join("sig"), key.sign(&digest(), "probes/x").unwrap()).unwrap();
+        fs::write(d.join("sig"), key.sign(&digest(), &name()).unwrap()).unwrap();
         let out = minisign_ok(d, &["-Vm", "digest", "-p", "release.pub", "-x", "sig"], "");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let comment = format!("coreship digest={} name=probes/x timestamp=", digest());
+        let comment = format!(
+            "coreship digest={} name=probes/x tag=1 timestamp=",
+            digest()
+        );
         assert!(stdout.contains(&comment), "{stdout}");
         // The public key's comment is minisign's own.
         let text = fs::read_to_string(&public).unwrap();
@@ -169,6 +209,7 @@ mod sign {
         assert!(!out.status.success());
 
         // minisign signs with the key coreship made (reading the password from stdin).
+        let comment = coreship_registry::trusted_comment(&digest(), &name()).unwrap();
         let mut args = vec![
             "-S",
             "-s",
@@ -177,6 +218,8 @@ mod sign {
             "digest",
             "-x",
             "cli.minisig",
+            "-t",
+            &comment,
         ];
         if password.is_none() {
             args.push("-W");
@@ -185,7 +228,11 @@ mod sign {
         minisign_ok(d, &args, &stdin);
         TrustedKeys::from_paths([public])
             .unwrap()
-            .verify(&digest(), &fs::read(d.join("cli.minisig")).unwrap())
+            .verify(
+                &digest(),
+                &name(),
+                &fs::read(d.join("cli.minisig")).unwrap(),
+            )
             .unwrap();
     }
 
@@ -222,7 +269,7 @@ mod sign {
         );
         let key = SecretKey::from_file(&d.join("cli.key"), Some("battery staple")).unwrap();
         write_digest_file(d, &digest());
-        fs::write(d.join("sig"), key.sign(&digest(), "probes/x").unwrap()).unwrap();
+        fs::write(d.join("sig"), key.sign(&digest(), &name()).unwrap()).unwrap();
         minisign_ok(d, &["-Vm", "digest", "-p", "cli.pub", "-x", "sig"], "");
     }
 }

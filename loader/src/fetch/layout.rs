@@ -67,7 +67,12 @@ pub(super) fn open_entry(
     Ok((opened, sigs))
 }
 
-pub(super) fn open(lref: &LayoutRef, arch: Arch) -> Result<(Opened, Vec<Vec<u8>>), FetchError> {
+/// Opens the entry `lref` names (or the layout's only one) for `arch`: the artifact, its
+/// signatures, and the entry's full name.
+pub(super) fn open(
+    lref: &LayoutRef,
+    arch: Arch,
+) -> Result<(Opened, Vec<Vec<u8>>, String), FetchError> {
     if lref.path.is_dir() {
         return open_in(&Layout::open(&lref.path)?, lref.name.as_deref(), arch);
     }
@@ -101,12 +106,13 @@ fn open_in(
     layout: &Layout,
     name: Option<&str>,
     arch: Arch,
-) -> Result<(Opened, Vec<Vec<u8>>), FetchError> {
-    let entry = match name {
-        Some(n) => layout.resolve(n)?,
-        None => layout.single()?.1,
+) -> Result<(Opened, Vec<Vec<u8>>, String), FetchError> {
+    let (name, entry) = match name {
+        Some(n) => (n.to_string(), layout.resolve(n)?),
+        None => layout.single()?,
     };
-    open_entry(layout, &entry, arch)
+    let (opened, signatures) = open_entry(layout, &entry, arch)?;
+    Ok((opened, signatures, name))
 }
 
 /// A temporary directory removed on drop.

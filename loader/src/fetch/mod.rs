@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use coreship_registry::artifact::{ArtifactError, Opened};
 use coreship_registry::layout::LayoutError;
-use coreship_registry::{Arch, Reference, SignatureError, TrustedKeys, Verified};
+use coreship_registry::{Arch, Reference, SignatureError, SignedName, TrustedKeys, Verified};
 
 use crate::{LoadError, ProbeSource};
 
@@ -77,6 +77,9 @@ pub struct FetchOpts {
     pub arch: Option<Arch>,
     /// Keys an artifact must be signed by; `None` accepts unsigned artifacts.
     pub trust: Option<TrustedKeys>,
+    /// The repository (and tag) the signature must name, instead of the name the artifact was
+    /// asked for: for a mirror that serves it under another name (`--signed-as`).
+    pub signed_as: Option<SignedName>,
     /// Use only the local cache, never the network.
     pub offline: bool,
     /// Registry client settings (HTTPS roots, insecure, …).
@@ -131,17 +134,21 @@ fn arch(opts: &FetchOpts) -> Result<Arch, FetchError> {
     opts.arch.or_else(Arch::host).ok_or(FetchError::UnknownArch)
 }
 
-/// Checks `signatures` of `opened` against the trusted keys, if any.
+/// Checks `signatures` of `opened`, asked for as `asked`, against the trusted keys, if any.
 fn verify(
     opts: &FetchOpts,
     opened: &Opened,
+    asked: &SignedName,
     signatures: &[Vec<u8>],
-) -> Result<Option<Verified>, FetchError> {
+) -> Result<Option<Verified>, SignatureError> {
     let Some(trust) = &opts.trust else {
         return Ok(None);
     };
-    let verified = trust.verify_any(&opened.root.digest, signatures.iter().map(Vec::as_slice))?;
-    Ok(Some(verified))
+    let expected = opts.signed_as.as_ref().unwrap_or(asked);
+    let signatures = signatures.iter().map(Vec::as_slice);
+    trust
+        .verify_any(&opened.root.digest, expected, signatures)
+        .map(Some)
 }
 
 fn source(origin: String, opened: Opened) -> ProbeSource {
@@ -170,46 +177,52 @@ pub fn fetch(probe: &ProbeRef, opts: &FetchOpts) -> Result<Fetched, FetchError> 
             })
         }
         ProbeRef::Layout(lref) => {
-            let (opened, signatures) = layout::open(lref, arch)?;
-            artifact(lref.to_string(), opened, &signatures, true, opts)
+            let (opened, signatures, entry) = layout::open(lref, arch)?;
+            // The name asked for, or the layout's only entry's.
+            let asked = SignedName::parse(lref.name.as_deref().unwrap_or(&entry));
+            let verified = verify(opts, &opened, &asked, &signatures)?;
+            Ok(artifact(lref.to_string(), opened, verified, true))
         }
         ProbeRef::Cached(name) => {
             let pulled = remote::cached(name, arch)?;
-            artifact(
+            let verified = verify(
+                opts,
+                &pulled.opened,
+                &SignedName::parse(name),
+                &pulled.signatures,
+            )?;
+            Ok(artifact(
                 name.clone(),
                 pulled.opened,
-                &pulled.signatures,
+                verified,
                 pulled.from_cache,
-                opts,
-            )
+            ))
         }
         ProbeRef::Registry(reference) => {
             let pulled = remote::pull(reference, arch, opts)?;
+            let asked = SignedName::from(reference);
+            let mut verified = verify(opts, &pulled.opened, &asked, &pulled.signatures);
+            // The cache keeps the signatures it saw. One made since (a rotated key, the same
+            // reproducible build signed again elsewhere, a signature added to an artifact first
+            // pulled unsigned) is only in the registry: ask it again before refusing. When
+            // that lookup fails, the refusal stands as it was.
+            if verified.is_err() && !opts.offline {
+                if let Ok(fresh) = remote::signatures(reference, &pulled.opened.root, opts) {
+                    verified = verify(opts, &pulled.opened, &asked, &fresh);
+                }
+            }
             let shown = reference.to_string();
-            artifact(
-                shown,
-                pulled.opened,
-                &pulled.signatures,
-                pulled.from_cache,
-                opts,
-            )
+            Ok(artifact(shown, pulled.opened, verified?, pulled.from_cache))
         }
     }
 }
 
-/// An opened artifact (shown as `shown`), its signatures checked against the trusted keys.
-fn artifact(
-    shown: String,
-    opened: Opened,
-    signatures: &[Vec<u8>],
-    local: bool,
-    opts: &FetchOpts,
-) -> Result<Fetched, FetchError> {
-    let verified = verify(opts, &opened, signatures)?;
-    Ok(Fetched {
+/// An opened artifact (shown as `shown`) and the signature that verified, if trust was asked.
+fn artifact(shown: String, opened: Opened, verified: Option<Verified>, local: bool) -> Fetched {
+    Fetched {
         digest: Some(opened.root.digest),
         source: source(shown, opened),
         verified,
         local,
-    })
+    }
 }

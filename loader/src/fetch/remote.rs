@@ -2,6 +2,7 @@
 //! request for a cached tag, none offline).
 
 use coreship_registry::client::{self, Cache, Client, ClientError, NoProgress, Pulled};
+use coreship_registry::oci::Descriptor;
 use coreship_registry::{Arch, Reference};
 
 use super::FetchOpts;
@@ -19,6 +20,17 @@ pub(super) fn pull(
     let cache = cache()?;
     let client = Client::new(opts.client.clone());
     client::pull(&client, &cache, reference, arch, opts.offline, &NoProgress)
+}
+
+/// The signatures of `root` the registry of `reference` has now (cached for next time).
+pub(super) fn signatures(
+    reference: &Reference,
+    root: &Descriptor,
+    opts: &FetchOpts,
+) -> Result<Vec<Vec<u8>>, ClientError> {
+    let cache = cache()?;
+    let client = Client::new(opts.client.clone());
+    client::fetch_signatures(&client, &cache, reference, root, &NoProgress)
 }
 
 /// Opens a name of the cache (e.g. one an import brought in).

@@ -113,3 +113,50 @@ impl Registry {
         })
     }
 }
+
+/// What anyone holding a push token (or the registry itself) can do: copy the artifact `from`
+/// (`REPO:TAG`) of `registry` to `to` (`REPO:TAG`) byte for byte — its index, manifests and
+/// blobs (mounted), and its signature referrers, which sign the same digest.
+pub fn copy_artifact(registry: &Registry, from: &str, to: &str) {
+    use coreship_registry::client::{BlobPush, Client, ClientOptions, Credentials, NoProgress};
+    use coreship_registry::client::{Secret, Secrets};
+    use coreship_registry::oci::{Descriptor, Manifest};
+    use coreship_registry::Reference;
+
+    let client = Client::new(ClientOptions {
+        credentials: Some(Credentials {
+            secrets: Secrets::Token(Secret(TOKEN.into())),
+            origin: "test".into(),
+        }),
+        ..Default::default()
+    });
+    let src: Reference = format!("{}/{from}", registry.host).parse().unwrap();
+    let dst: Reference = format!("{}/{to}", registry.host).parse().unwrap();
+    // Children first (manifests of an index, blobs of a manifest), then the manifest itself.
+    fn copy(client: &Client, src: &Reference, dst: &Reference, desc: &Descriptor, put_as: &str) {
+        let got = client.fetch_manifest(src, desc).unwrap();
+        match Manifest::parse(&got.bytes, Some(&desc.media_type)).unwrap() {
+            Manifest::Index(index) => {
+                for child in &index.manifests {
+                    copy(client, src, dst, child, &child.digest.to_string());
+                }
+            }
+            image => {
+                for blob in image.references() {
+                    let pushed = client
+                        .push_blob(dst, blob, &[], Some(&src.repository), &NoProgress)
+                        .unwrap();
+                    assert!(matches!(pushed, BlobPush::Mounted | BlobPush::Exists));
+                }
+            }
+        }
+        client
+            .put_manifest(dst, put_as, &desc.media_type, &got.bytes)
+            .unwrap();
+    }
+    let root = client.get_manifest(&src).unwrap().descriptor;
+    copy(&client, &src, &dst, &root, dst.tag.as_deref().unwrap());
+    for referrer in client.referrers(&src, &root.digest, None).unwrap() {
+        copy(&client, &src, &dst, &referrer, &referrer.digest.to_string());
+    }
+}

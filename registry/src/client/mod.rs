@@ -38,7 +38,7 @@ pub use error::{ClientError, RegistryError, RegistryErrors};
 pub use http::HttpError;
 pub use manifests::{FetchedManifest, PutManifest};
 pub use progress::{NoProgress, Progress, ProgressFn};
-pub use pull::{open_cached, pull, Pulled};
+pub use pull::{fetch_signatures, open_cached, pull, Pulled};
 pub use push::{push, upload, PackageDir, PushSource, Pushed, SignError, Signer};
 pub use referrers::referrer_descriptor;
 pub use transport::{Client, ClientOptions, Stats};

@@ -112,7 +112,7 @@ pub fn pull(
     cache.record(reference, &root, &opened.manifest, arch)?;
     let mut signatures = cache.signatures(&root.digest)?;
     if signatures.is_empty() {
-        signatures = fetch_signatures(&mut source, &root)?;
+        signatures = self::signatures(&mut source, &root)?;
     }
     Ok(Pulled {
         opened,
@@ -121,8 +121,29 @@ pub fn pull(
     })
 }
 
+/// The signature files of `root` (an artifact pulled from `reference`'s repository) that the
+/// registry has now, whether or not the cache had them: new ones are cached. For a signature
+/// made after the artifact was first pulled, which [`pull`] does not look for once the cache
+/// holds a signature.
+pub fn fetch_signatures(
+    client: &Client,
+    cache: &Cache,
+    reference: &Reference,
+    root: &Descriptor,
+    progress: &dyn Progress,
+) -> Result<Vec<Vec<u8>>, ClientError> {
+    let mut source = Online {
+        client,
+        cache,
+        reference,
+        progress,
+        fetched: 0,
+    };
+    signatures(&mut source, root)
+}
+
 /// Lists the signature referrers of `root`, caches them and returns their signature files.
-fn fetch_signatures(src: &mut Online<'_>, root: &Descriptor) -> Result<Vec<Vec<u8>>, ClientError> {
+fn signatures(src: &mut Online<'_>, root: &Descriptor) -> Result<Vec<Vec<u8>>, ClientError> {
     let referrers = src.client.referrers(src.reference, &root.digest, None)?;
     let mut out = Vec::new();
     // Entries without `artifactType` (written for registries that refuse it) are looked into.

@@ -1,6 +1,6 @@
 //! What can go wrong reading keys, verifying and signing.
 
-use super::KeyId;
+use super::{KeyId, SignedName};
 use crate::Sha256Digest;
 use std::io;
 use std::path::PathBuf;
@@ -80,6 +80,30 @@ pub enum SignatureError {
         /// The key id in the signature.
         key_id: KeyId,
     },
+    /// A valid signature by a trusted key whose trusted comment names no repository (made with
+    /// the minisign CLI's default comment): it could be passed off as any probe.
+    #[error("signature of {digest} by key {key_id} names no repository in its trusted comment, so it could stand for any probe: re-sign it with `coreship sign REF --key KEY`, or with `minisign -t \"$(coreship sign REF --print-comment)\"` (wanted: {expected})")]
+    Unbound {
+        /// The artifact it signs.
+        digest: Sha256Digest,
+        /// The key id in the signature.
+        key_id: KeyId,
+        /// What the artifact was asked for as.
+        expected: SignedName,
+    },
+    /// A valid signature by a trusted key for another repository or tag than the one the
+    /// artifact was asked for: an older version or another probe served under this name.
+    #[error("signature of {digest} by key {key_id} is for {claimed}, not {expected}: the registry serves under this name an artifact that was not signed for it (an older version, or another probe?); if a mirror renamed it, pass --signed-as NAME[:TAG]")]
+    WrongName {
+        /// The artifact it signs.
+        digest: Sha256Digest,
+        /// The key id in the signature.
+        key_id: KeyId,
+        /// The repository and tags the signature names.
+        claimed: String,
+        /// What the artifact was asked for as.
+        expected: SignedName,
+    },
     /// The artifact has no signature at all.
     #[error("artifact {digest} is not signed: push it with `coreship push --sign KEY`, or run without --trust")]
     Unsigned {
@@ -122,7 +146,6 @@ pub enum SignatureError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A repository name that cannot go into a trusted comment's `name=` field.
-    #[cfg(feature = "sign")]
     #[error("repository name `{name}` has whitespace or control characters and cannot be signed: use an OCI repository name")]
     InvalidName {
         /// The name.
@@ -170,7 +193,10 @@ impl SignatureError {
     /// (names the key to add), then junk, then nothing at all.
     pub(crate) fn rank(&self) -> u8 {
         match self {
-            SignatureError::BadSignature { .. } | SignatureError::DigestMismatch { .. } => 3,
+            SignatureError::BadSignature { .. }
+            | SignatureError::DigestMismatch { .. }
+            | SignatureError::Unbound { .. }
+            | SignatureError::WrongName { .. } => 3,
             SignatureError::UntrustedKey { .. } => 2,
             SignatureError::MalformedSignature { .. } => 1,
             _ => 0,

@@ -7,18 +7,21 @@
 
 mod base64;
 mod error;
+mod name;
 #[cfg(feature = "sign")]
 mod sign;
 mod verify;
 
 pub use error::SignatureError;
+pub use name::SignedName;
 #[cfg(feature = "sign")]
 pub use sign::{keygen, SecretKey};
-pub use verify::{PublicKey, TrustedKeys, Verified};
+pub use verify::{check_signed_for, PublicKey, TrustedKeys, Verified};
 
 use crate::Sha256Digest;
 use std::fmt;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The base64 line of a minisign key file, public or secret: an `untrusted comment: …` line
 /// then the base64 line, or the base64 line alone; `None` when the file holds no such line.
@@ -67,16 +70,35 @@ impl fmt::Debug for KeyId {
     }
 }
 
+/// The trusted comment of a coreship signature of `digest` published as `name`:
+/// `coreship digest=<digest> name=<repository> [tag=<tag> ]timestamp=<unix seconds>`. Also what
+/// to pass to `minisign -t` when signing elsewhere (`coreship sign REF --print-comment`).
+pub fn trusted_comment(digest: &Sha256Digest, name: &SignedName) -> Result<String, SignatureError> {
+    let text = name.to_string();
+    if name.repository().is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(SignatureError::InvalidName { name: text });
+    }
+    // A clock before 1970 is not worth failing a push over; 0 says it plainly.
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(format!(
+        "coreship digest={digest} {} timestamp={timestamp}",
+        name.comment_fields()
+    ))
+}
+
 /// What a coreship signature signs: the digest string itself.
 fn signed_payload(digest: &Sha256Digest) -> String {
     digest.to_string()
 }
 
-/// The `digest=` values of a trusted comment (coreship's comments have one, minisign's none).
-fn claimed_digests(trusted_comment: &str) -> impl Iterator<Item = &str> {
+/// The values of the `KEY=` fields of a trusted comment (coreship's comments have `digest=`,
+/// `name=`, `tag=` and `timestamp=`; minisign's own have none of them).
+fn comment_fields<'a>(trusted_comment: &'a str, key: &'a str) -> impl Iterator<Item = &'a str> {
     trusted_comment
         .split_ascii_whitespace()
-        .filter_map(|field| field.strip_prefix("digest="))
+        .filter_map(move |field| field.strip_prefix(key)?.strip_prefix('='))
 }
 
 #[cfg(test)]
@@ -95,11 +117,15 @@ mod tests {
     }
 
     #[test]
-    fn claimed_digests_are_the_digest_fields_only() {
-        let comment = "coreship digest=sha256:ab name=x/y timestamp=1";
-        assert_eq!(claimed_digests(comment).collect::<Vec<_>>(), ["sha256:ab"]);
+    fn comment_fields_are_the_values_of_one_key() {
+        let comment = "coreship digest=sha256:ab name=x/y tag=1 tag=latest timestamp=1";
+        let fields = |key| comment_fields(comment, key).collect::<Vec<_>>();
+        assert_eq!(fields("digest"), ["sha256:ab"]);
+        assert_eq!(fields("name"), ["x/y"]);
+        assert_eq!(fields("tag"), ["1", "latest"]);
+        assert!(fields("nam").is_empty());
         assert_eq!(
-            claimed_digests("timestamp:1\tfile:digest\thashed").count(),
+            comment_fields("timestamp:1\tfile:digest\thashed", "digest").count(),
             0
         );
     }

@@ -1,6 +1,8 @@
 //! Secret keys, signing a digest, and making a key pair (cargo feature `sign`).
 
-use super::{base64, signed_payload, KeyId, PublicKey, SignatureError};
+use super::{
+    base64, signed_payload, trusted_comment, KeyId, PublicKey, SignatureError, SignedName,
+};
 use crate::Sha256Digest;
 use minisign::{ErrorKind, KeyPair, SecretKeyBox};
 use std::fmt;
@@ -102,22 +104,12 @@ impl SecretKey {
             .expect("minisign writes public keys coreship reads")
     }
 
-    /// Signs `digest`, the top-level manifest digest of the artifact pushed as repository
-    /// `name`, and returns the text of a `.minisig` file.
+    /// Signs `digest`, the top-level manifest digest of the artifact published as `name`, and
+    /// returns the text of a `.minisig` file.
     ///
-    /// The signed content is the digest string, the trusted comment
-    /// `coreship digest=<digest> name=<name> timestamp=<unix seconds>`.
-    pub fn sign(&self, digest: &Sha256Digest, name: &str) -> Result<String, SignatureError> {
-        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(SignatureError::InvalidName {
-                name: name.to_string(),
-            });
-        }
-        // A clock before 1970 is not worth failing a push over; 0 says it plainly.
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let comment = format!("coreship digest={digest} name={name} timestamp={timestamp}");
+    /// The signed content is the digest string, the trusted comment [`trusted_comment`]'s.
+    pub fn sign(&self, digest: &Sha256Digest, name: &SignedName) -> Result<String, SignatureError> {
+        let comment = trusted_comment(digest, name)?;
         self.sign_payload(signed_payload(digest).as_bytes(), &comment)
     }
 
@@ -258,6 +250,11 @@ mod tests {
     use super::*;
     use crate::TrustedKeys;
 
+    /// The name the tests sign for and ask for.
+    fn name() -> SignedName {
+        SignedName::parse("probes/x")
+    }
+
     fn digest() -> Sha256Digest {
         Sha256Digest::of(b"manifest")
     }
@@ -277,12 +274,15 @@ mod tests {
     #[test]
     fn sign_then_verify_round_trips_with_the_coreship_comment() {
         let (dir, key, trusted) = fresh_key();
-        let minisig = key.sign(&digest(), "example.com/probes/execsnoop").unwrap();
-        let verified = trusted.verify(&digest(), minisig.as_bytes()).unwrap();
+        let name = SignedName::parse("example.com/probes/execsnoop:0.1.0");
+        let minisig = key.sign(&digest(), &name).unwrap();
+        let verified = trusted
+            .verify(&digest(), &name, minisig.as_bytes())
+            .unwrap();
         assert_eq!(verified.key_id, key.key_id());
         assert_eq!(verified.source, dir.path().join("release.pub"));
         let prefix = format!(
-            "coreship digest={} name=example.com/probes/execsnoop timestamp=",
+            "coreship digest={} name=probes/execsnoop tag=0.1.0 timestamp=",
             digest()
         );
         let timestamp = verified.trusted_comment.strip_prefix(&prefix).unwrap();
@@ -294,12 +294,63 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_holds_for_its_repository_and_tag_only() {
+        let (_dir, key, trusted) = fresh_key();
+        let minisig = key
+            .sign(
+                &digest(),
+                &SignedName::parse("localhost:5000/probes/execsnoop:0.1.0"),
+            )
+            .unwrap();
+        let check = |wanted: &str| {
+            trusted.verify(&digest(), &SignedName::parse(wanted), minisig.as_bytes())
+        };
+        // Any registry, by tag, by digest, or by the bare probe name the cache resolves.
+        for ok in [
+            "registry.lan:5000/probes/execsnoop:0.1.0",
+            "probes/execsnoop:0.1.0",
+            "ghcr.io/probes/execsnoop@sha256:00",
+            "execsnoop:0.1.0",
+        ] {
+            assert!(check(ok).is_ok(), "{ok}: {:?}", check(ok).err());
+        }
+        // Another version under this repository, another probe, another path.
+        for wrong in [
+            "localhost:5000/probes/execsnoop:0.2.0",
+            "localhost:5000/probes/execsnoop:latest",
+            "localhost:5000/probes/opensnoop:0.1.0",
+            "localhost:5000/acme/probes/execsnoop:0.1.0",
+        ] {
+            let err = check(wrong).unwrap_err();
+            assert!(
+                matches!(&err, SignatureError::WrongName { claimed, .. } if claimed == "probes/execsnoop:0.1.0"),
+                "{wrong}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_trusted_comment_names_digest_repository_tag_and_time() {
+        let comment = trusted_comment(&digest(), &SignedName::parse("ghcr.io/acme/x:1.2")).unwrap();
+        let prefix = format!(
+            "coreship digest={} name=acme/x tag=1.2 timestamp=",
+            digest()
+        );
+        let timestamp = comment
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{comment}"));
+        assert!(timestamp.parse::<u64>().unwrap() > 1_700_000_000);
+        let comment = trusted_comment(&digest(), &SignedName::parse("x@sha256:00")).unwrap();
+        assert!(comment.contains(" name=x timestamp="), "{comment}");
+    }
+
+    #[test]
     fn another_key_is_not_trusted() {
         let (_dir, key, _) = fresh_key();
         let (_other_dir, _, other_trust) = fresh_key();
-        let minisig = key.sign(&digest(), "probes/x").unwrap();
+        let minisig = key.sign(&digest(), &SignedName::parse("probes/x")).unwrap();
         let err = other_trust
-            .verify(&digest(), minisig.as_bytes())
+            .verify(&digest(), &name(), minisig.as_bytes())
             .unwrap_err();
         assert!(
             matches!(err, SignatureError::UntrustedKey { key_id, .. } if key_id == key.key_id()),
@@ -310,19 +361,23 @@ mod tests {
     #[test]
     fn a_signature_does_not_carry_over_to_another_digest() {
         let (_dir, key, trusted) = fresh_key();
-        let minisig = key.sign(&digest(), "probes/x").unwrap();
+        let minisig = key.sign(&digest(), &SignedName::parse("probes/x")).unwrap();
         let other = Sha256Digest::of(b"other manifest");
-        let err = trusted.verify(&other, minisig.as_bytes()).unwrap_err();
+        let err = trusted
+            .verify(&other, &name(), minisig.as_bytes())
+            .unwrap_err();
         assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
     }
 
     #[test]
     fn a_rewritten_trusted_comment_does_not_verify() {
         let (_dir, key, trusted) = fresh_key();
-        let minisig = key.sign(&digest(), "probes/x").unwrap();
+        let minisig = key.sign(&digest(), &SignedName::parse("probes/x")).unwrap();
         let edited = minisig.replace("name=probes/x", "name=probes/y");
         assert_ne!(edited, minisig);
-        let err = trusted.verify(&digest(), edited.as_bytes()).unwrap_err();
+        let err = trusted
+            .verify(&digest(), &name(), edited.as_bytes())
+            .unwrap_err();
         assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
     }
 
@@ -336,7 +391,9 @@ mod tests {
                 &format!("coreship digest={other} name=probes/x timestamp=1"),
             )
             .unwrap();
-        let err = trusted.verify(&digest(), minisig.as_bytes()).unwrap_err();
+        let err = trusted
+            .verify(&digest(), &name(), minisig.as_bytes())
+            .unwrap_err();
         assert!(
             matches!(&err, SignatureError::DigestMismatch { claimed, .. } if *claimed == other.to_string()),
             "{err}"
@@ -357,9 +414,11 @@ mod tests {
         assert!(matches!(err, SignatureError::WrongPassword { .. }), "{err}");
         let key = SecretKey::from_file(&secret, Some("correct horse")).unwrap();
         assert_eq!(key.key_id(), key_id);
-        let minisig = key.sign(&digest(), "probes/x").unwrap();
+        let minisig = key.sign(&digest(), &SignedName::parse("probes/x")).unwrap();
         let trusted = TrustedKeys::from_paths([public]).unwrap();
-        trusted.verify(&digest(), minisig.as_bytes()).unwrap();
+        trusted
+            .verify(&digest(), &name(), minisig.as_bytes())
+            .unwrap();
     }
 
     #[test]
@@ -401,10 +460,10 @@ mod tests {
         assert_eq!(key.key_id().to_string(), "929B084887DC1A50");
         let public = dir.path().join("fx.pub");
         fs::write(&public, include_str!("fixtures/fx.pub")).unwrap();
-        let minisig = key.sign(&digest(), "probes/x").unwrap();
+        let minisig = key.sign(&digest(), &SignedName::parse("probes/x")).unwrap();
         TrustedKeys::from_paths([public])
             .unwrap()
-            .verify(&digest(), minisig.as_bytes())
+            .verify(&digest(), &name(), minisig.as_bytes())
             .unwrap();
     }
 
@@ -436,7 +495,9 @@ mod tests {
     fn names_that_would_break_the_comment_are_refused() {
         let (_dir, key, _) = fresh_key();
         for bad in ["", "a b", "a\nb", "a\tb"] {
-            let err = key.sign(&digest(), bad).unwrap_err();
+            let err = key
+                .sign(&digest(), &SignedName::new(bad, None))
+                .unwrap_err();
             assert!(matches!(err, SignatureError::InvalidName { .. }), "{bad:?}");
         }
     }

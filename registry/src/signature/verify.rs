@@ -1,6 +1,6 @@
 //! Public keys, the set of trusted keys, and verifying a signature of a digest with them.
 
-use super::{base64, claimed_digests, signed_payload, KeyId, SignatureError};
+use super::{base64, comment_fields, signed_payload, KeyId, SignatureError, SignedName};
 use crate::Sha256Digest;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -113,33 +113,17 @@ impl TrustedKeys {
     }
 
     /// Checks that `minisig` (the text of a `.minisig` file) is a signature of `signed` by a
-    /// trusted key whose trusted comment, if it names a `digest=`, names `signed`.
+    /// trusted key whose trusted comment, if it names a `digest=`, names `signed`, and names
+    /// the repository and tag the artifact was asked for as (`expected`; see [`SignedName`]).
     ///
     /// Accepts minisign's prehashed (`ED`) and legacy (`Ed`) signatures.
     pub fn verify(
         &self,
         signed: &Sha256Digest,
+        expected: &SignedName,
         minisig: &[u8],
     ) -> Result<Verified, SignatureError> {
-        let malformed = |reason| SignatureError::MalformedSignature {
-            digest: *signed,
-            reason,
-        };
-        let text = std::str::from_utf8(minisig).map_err(|_| malformed("not UTF-8 text"))?;
-        let signature = minisign_verify::Signature::decode(text).map_err(|e| {
-            malformed(match e {
-                minisign_verify::Error::UnsupportedAlgorithm => "unknown signature algorithm",
-                _ => "not the four lines of a .minisig file",
-            })
-        })?;
-        // decode() checked that the second line is 74 bytes of base64: algorithm, key id, signature.
-        let key_id = text
-            .lines()
-            .nth(1)
-            .and_then(base64::decode)
-            .map(|bytes| KeyId::from_slice(&bytes[2..10]))
-            .ok_or_else(|| malformed("not the four lines of a .minisig file"))?;
-
+        let (signature, key_id) = decode(signed, minisig)?;
         let mut candidates = self.keys.iter().filter(|(key, _)| key.key_id == key_id);
         let Some(first) = candidates.next() else {
             return Err(SignatureError::UntrustedKey {
@@ -164,15 +148,7 @@ impl TrustedKeys {
             })?;
 
         let trusted_comment = signature.trusted_comment().to_string();
-        // The comment is signed, but by the key holder: a comment that names another digest
-        // means the signature was made for, or is being passed off as, another artifact.
-        if let Some(claimed) = claimed_digests(&trusted_comment).find(|d| *d != payload) {
-            return Err(SignatureError::DigestMismatch {
-                digest: *signed,
-                claimed: claimed.to_string(),
-                key_id,
-            });
-        }
+        check_comment(&trusted_comment, signed, key_id, expected)?;
         Ok(Verified {
             key_id,
             trusted_comment,
@@ -189,11 +165,12 @@ impl TrustedKeys {
     pub fn verify_any<'a>(
         &self,
         signed: &Sha256Digest,
+        expected: &SignedName,
         minisigs: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Verified, SignatureError> {
         let mut best = SignatureError::Unsigned { digest: *signed };
         for minisig in minisigs {
-            match self.verify(signed, minisig) {
+            match self.verify(signed, expected, minisig) {
                 Ok(verified) => return Ok(verified),
                 Err(e) if e.rank() > best.rank() => best = e,
                 Err(_) => {}
@@ -201,6 +178,88 @@ impl TrustedKeys {
         }
         Err(best)
     }
+}
+
+/// Checks, without a key, that the trusted comment of `minisig` (a `.minisig` file's text)
+/// signs `signed` as `expected`, as [`TrustedKeys::verify`] will on the device: what
+/// `coreship sign --signature` checks before attaching a signature made elsewhere.
+pub fn check_signed_for(
+    signed: &Sha256Digest,
+    expected: &SignedName,
+    minisig: &[u8],
+) -> Result<(), SignatureError> {
+    let (signature, key_id) = decode(signed, minisig)?;
+    check_comment(signature.trusted_comment(), signed, key_id, expected)
+}
+
+/// Parses a `.minisig` file's text: the signature and its key id.
+fn decode(
+    signed: &Sha256Digest,
+    minisig: &[u8],
+) -> Result<(minisign_verify::Signature, KeyId), SignatureError> {
+    let malformed = |reason| SignatureError::MalformedSignature {
+        digest: *signed,
+        reason,
+    };
+    let text = std::str::from_utf8(minisig).map_err(|_| malformed("not UTF-8 text"))?;
+    let signature = minisign_verify::Signature::decode(text).map_err(|e| {
+        malformed(match e {
+            minisign_verify::Error::UnsupportedAlgorithm => "unknown signature algorithm",
+            _ => "not the four lines of a .minisig file",
+        })
+    })?;
+    // decode() checked that the second line is 74 bytes of base64: algorithm, key id, signature.
+    let key_id = text
+        .lines()
+        .nth(1)
+        .and_then(base64::decode)
+        .map(|bytes| KeyId::from_slice(&bytes[2..10]))
+        .ok_or_else(|| malformed("not the four lines of a .minisig file"))?;
+    Ok((signature, key_id))
+}
+
+/// Checks that a (signed) trusted comment is for `signed` as `expected`.
+///
+/// The comment is signed, but by the key holder: a `digest=` naming another digest means the
+/// signature was made for, or is being passed off as, another artifact. Then one `name=` must
+/// cover the repository, and the tag must be among the `tag=`s (a comment naming two
+/// repositories names none).
+fn check_comment(
+    trusted_comment: &str,
+    signed: &Sha256Digest,
+    key_id: KeyId,
+    expected: &SignedName,
+) -> Result<(), SignatureError> {
+    let payload = signed_payload(signed);
+    if let Some(claimed) = comment_fields(trusted_comment, "digest").find(|d| *d != payload) {
+        return Err(SignatureError::DigestMismatch {
+            digest: *signed,
+            claimed: claimed.to_string(),
+            key_id,
+        });
+    }
+    let mut names = comment_fields(trusted_comment, "name");
+    let (Some(name), None) = (names.next(), names.next()) else {
+        return Err(SignatureError::Unbound {
+            digest: *signed,
+            key_id,
+            expected: expected.clone(),
+        });
+    };
+    let tags: Vec<&str> = comment_fields(trusted_comment, "tag").collect();
+    if expected.is_covered_by(name, &tags) {
+        return Ok(());
+    }
+    let repository = SignedName::new(name, None);
+    Err(SignatureError::WrongName {
+        digest: *signed,
+        key_id,
+        claimed: match tags.as_slice() {
+            [] => format!("{repository} (no tag)"),
+            tags => format!("{repository}:{}", tags.join(",")),
+        },
+        expected: expected.clone(),
+    })
 }
 
 /// The `*.pub` files of `dir`, sorted so that the trust order does not depend on the file system.
@@ -232,6 +291,11 @@ mod tests {
 
     fn fx_digest() -> Sha256Digest {
         FX_DIGEST.parse().unwrap()
+    }
+
+    /// The name LEGACY's trusted comment signs for.
+    fn fx_name() -> SignedName {
+        SignedName::parse("fixture")
     }
 
     /// A trust directory holding the fixture key as `fx.pub`.
@@ -293,18 +357,26 @@ mod tests {
     }
 
     #[test]
-    fn a_minisign_cli_signature_verifies() {
-        let (dir, trusted) = fx_trust();
-        let verified = trusted.verify(&fx_digest(), HASHED).unwrap();
-        assert_eq!(verified.key_id.to_string(), "929B084887DC1A50");
-        assert_eq!(verified.source, dir.path().join("fx.pub"));
-        assert!(verified.trusted_comment.starts_with("timestamp:"));
+    fn a_minisign_cli_signature_with_its_default_comment_is_bound_to_nothing() {
+        // The signature is good (a flipped byte would make it BadSignature), but the comment
+        // minisign writes by default names no repository: it could stand for any probe.
+        let (_dir, trusted) = fx_trust();
+        let err = trusted
+            .verify(&fx_digest(), &fx_name(), HASHED)
+            .unwrap_err();
+        assert!(
+            matches!(&err, SignatureError::Unbound { key_id, .. } if key_id.to_string() == "929B084887DC1A50"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--print-comment"), "{err}");
     }
 
     #[test]
     fn a_legacy_ed_signature_verifies() {
-        let (_dir, trusted) = fx_trust();
-        let verified = trusted.verify(&fx_digest(), LEGACY).unwrap();
+        let (dir, trusted) = fx_trust();
+        let verified = trusted.verify(&fx_digest(), &fx_name(), LEGACY).unwrap();
+        assert_eq!(verified.key_id.to_string(), "929B084887DC1A50");
+        assert_eq!(verified.source, dir.path().join("fx.pub"));
         assert_eq!(
             verified.trusted_comment,
             format!("coreship digest={FX_DIGEST} name=fixture timestamp=1700000000")
@@ -312,11 +384,27 @@ mod tests {
     }
 
     #[test]
+    fn a_good_signature_for_another_name_is_refused_naming_both() {
+        let (_dir, trusted) = fx_trust();
+        for wanted in ["probes/other", "fixture:0.2.0"] {
+            let err = trusted
+                .verify(&fx_digest(), &SignedName::parse(wanted), LEGACY)
+                .unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(&err, SignatureError::WrongName { claimed, .. } if claimed == "fixture (no tag)"),
+                "{message}"
+            );
+            assert!(message.contains(&format!("not {wanted}")), "{message}");
+        }
+    }
+
+    #[test]
     fn a_signature_of_another_digest_does_not_verify() {
         let (_dir, trusted) = fx_trust();
         let other = Sha256Digest::of(b"other");
         for sig in [HASHED, LEGACY] {
-            let err = trusted.verify(&other, sig).unwrap_err();
+            let err = trusted.verify(&other, &fx_name(), sig).unwrap_err();
             assert!(matches!(err, SignatureError::BadSignature { digest, .. } if digest == other));
         }
     }
@@ -327,7 +415,9 @@ mod tests {
         let text = std::str::from_utf8(HASHED).unwrap();
         let edited = text.replace("file:digest", "file:digesT");
         assert_ne!(edited, text);
-        let err = trusted.verify(&fx_digest(), edited.as_bytes()).unwrap_err();
+        let err = trusted
+            .verify(&fx_digest(), &fx_name(), edited.as_bytes())
+            .unwrap_err();
         assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
     }
 
@@ -347,7 +437,7 @@ mod tests {
             lines[3]
         );
         let err = trusted
-            .verify(&fx_digest(), tampered.as_bytes())
+            .verify(&fx_digest(), &fx_name(), tampered.as_bytes())
             .unwrap_err();
         assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
     }
@@ -363,7 +453,9 @@ mod tests {
         let other_id = KeyId::from_slice(&bytes[2..10]);
         fs::write(&other, encode(&bytes)).unwrap();
         let trusted = TrustedKeys::from_paths([&other]).unwrap();
-        let err = trusted.verify(&fx_digest(), HASHED).unwrap_err();
+        let err = trusted
+            .verify(&fx_digest(), &fx_name(), HASHED)
+            .unwrap_err();
         let message = err.to_string();
         assert!(message.contains("929B084887DC1A50"), "{message}");
         assert!(message.contains(&other_id.to_string()), "{message}");
@@ -375,7 +467,7 @@ mod tests {
     fn garbage_is_a_malformed_signature() {
         let (_dir, trusted) = fx_trust();
         for bad in [&b""[..], b"\xff\xfe", b"untrusted comment: x\nnot base64\n"] {
-            let err = trusted.verify(&fx_digest(), bad).unwrap_err();
+            let err = trusted.verify(&fx_digest(), &fx_name(), bad).unwrap_err();
             assert!(
                 matches!(err, SignatureError::MalformedSignature { .. }),
                 "{err}"
@@ -388,19 +480,25 @@ mod tests {
         let (_dir, trusted) = fx_trust();
         let digest = fx_digest();
         let other = Sha256Digest::of(b"other");
-        let err = trusted.verify_any(&digest, []).unwrap_err();
+        let name = fx_name();
+        let err = trusted.verify_any(&digest, &name, []).unwrap_err();
         assert!(matches!(err, SignatureError::Unsigned { .. }));
         assert!(err.to_string().contains("is not signed"));
         // A signature of `digest` is a bad signature of `other`, which beats junk.
         let err = trusted
-            .verify_any(&other, [&b"junk"[..], HASHED])
+            .verify_any(&other, &name, [&b"junk"[..], HASHED])
             .unwrap_err();
         assert!(matches!(err, SignatureError::BadSignature { .. }), "{err}");
-        // The first good one wins whatever precedes it.
+        // The first good one wins whatever precedes it (HASHED is good but bound to nothing).
         let verified = trusted
-            .verify_any(&digest, [&b"junk"[..], HASHED, LEGACY])
+            .verify_any(&digest, &name, [&b"junk"[..], HASHED, LEGACY])
             .unwrap();
-        assert!(verified.trusted_comment.starts_with("timestamp:"));
+        assert!(verified.trusted_comment.starts_with("coreship digest="));
+        // Bound to nothing beats junk.
+        let err = trusted
+            .verify_any(&digest, &name, [&b"junk"[..], HASHED])
+            .unwrap_err();
+        assert!(matches!(err, SignatureError::Unbound { .. }), "{err}");
     }
 
     #[test]

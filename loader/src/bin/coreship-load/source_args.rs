@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use coreship_loader::{AttachSpec, FetchOpts, Fetched, LoadOpts, ProbeRef, SetArg};
-use coreship_registry::{Arch, TrustedKeys};
+use coreship_registry::{Arch, SignedName, TrustedKeys};
 
 use crate::cli::{self, Arg, Parser};
 
@@ -15,6 +15,7 @@ pub struct SourceArgs {
     /// What to load (`PROBE`).
     pub probe: String,
     pub trust: Vec<PathBuf>,
+    pub signed_as: Option<String>,
     pub offline: bool,
     pub ca_file: Vec<PathBuf>,
     pub insecure: bool,
@@ -32,7 +33,10 @@ macro_rules! source_help {
 
 Options:
       --trust KEY.pub|DIR  Refuse the artifact unless it is signed by this minisign public key
-                           (a .pub file, or a directory of them; repeatable)
+                           (a .pub file, or a directory of them; repeatable), for the repository
+                           and tag it is asked for
+      --signed-as REPO[:TAG]  With --trust: the name the signature must carry instead, for a
+                           mirror that serves the artifact under another name
       --offline            Use only the local cache, never the network
       --ca-file PEM        Trust this PEM CA certificate too for HTTPS registries (repeatable)
       --insecure           Allow plain HTTP to registries that are not on this machine
@@ -51,6 +55,7 @@ impl SourceArgs {
             Arg::Value(v) if self.probe.is_empty() => self.probe = cli::positional(v, "PROBE")?,
             Arg::Flag(f) => match f.as_str() {
                 "--trust" => self.trust.push(cli::path(p)?),
+                "--signed-as" => self.signed_as = Some(cli::string(p, &f)?),
                 "--offline" => self.offline = true,
                 "--ca-file" => self.ca_file.push(cli::path(p)?),
                 "--insecure" => self.insecure = true,
@@ -65,6 +70,10 @@ impl SourceArgs {
     /// Checks what every command taking a PROBE needs once all arguments are read.
     pub fn finish(self) -> cli::Result<Self> {
         cli::required((!self.probe.is_empty()).then_some(()), "PROBE")?;
+        if self.signed_as.is_some() && self.trust.is_empty() {
+            let why = "--signed-as needs --trust (it names what the signature must be for)";
+            return Err(cli::Stop::Usage(why.into()));
+        }
         Ok(self)
     }
 
@@ -79,6 +88,7 @@ impl SourceArgs {
         let opts = FetchOpts {
             arch: self.arch,
             trust,
+            signed_as: self.signed_as.as_deref().map(SignedName::parse),
             offline: self.offline,
             client: coreship_registry::client::ClientOptions {
                 insecure: self.insecure,
