@@ -46,6 +46,7 @@ mod output;
 mod pin;
 mod plan;
 mod printer;
+mod private_dir;
 mod probe;
 mod run;
 mod session;

@@ -223,3 +223,69 @@ fn tampering_with_an_export_or_the_cache_is_detected() {
         "is corrupt",
     );
 }
+
+#[test]
+fn a_symlink_or_directory_planted_at_the_old_layout_temp_name_gets_nothing() {
+    if !bpf_available() {
+        return;
+    }
+    let e = export("artifact-planted-temp", true);
+    let tmp = std::env::temp_dir();
+    let target = format!("{}:execsnoop:0.1.0", e.tar.display());
+    let args = ["run", target.as_str(), "--duration", "200ms"];
+    let old_names = |pid: u32| -> Vec<PathBuf> {
+        (0..4)
+            .map(|n| tmp.join(format!("coreship-layout-{pid}-{n}")))
+            .collect()
+    };
+
+    // A symlink to a directory the attacker reads (or that matters to the system).
+    let elsewhere = e.dir.0.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let plant = format!(
+        "for n in 0 1 2 3; do ln -s '{}' \"{}/coreship-layout-$$-$n\" || exit 97; done",
+        elsewhere.display(),
+        tmp.display()
+    );
+    let (done, pid) = common::run_loader_after(&plant, &args, &[]);
+    for p in old_names(pid) {
+        let _ = std::fs::remove_file(p);
+    }
+    let written: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().flatten().collect();
+    assert!(
+        written.is_empty(),
+        "the tar was unpacked through a planted symlink: {:?}",
+        written.iter().map(|d| d.file_name()).collect::<Vec<_>>()
+    );
+    ok(&done);
+
+    // A directory the attacker made (writable by anyone) and keeps a file in.
+    let plant = format!(
+        "for n in 0 1 2 3; do d=\"{}/coreship-layout-$$-$n\"; mkdir -m 777 \"$d\" && : > \"$d/mine\" || exit 97; done",
+        tmp.display()
+    );
+    let (done, pid) = common::run_loader_after(&plant, &args, &[]);
+    let dirs = old_names(pid);
+    let contents: Vec<Option<Vec<String>>> = dirs
+        .iter()
+        .map(|d| {
+            std::fs::read_dir(d).ok().map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+        })
+        .collect();
+    for d in &dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    for (dir, c) in dirs.iter().zip(&contents) {
+        assert_eq!(
+            c.as_deref(),
+            Some(&["mine".to_string()][..]),
+            "the loader used the planted directory {}",
+            dir.display()
+        );
+    }
+    ok(&done);
+}

@@ -362,3 +362,29 @@ pub fn refused(f: &Finished, needle: &str) {
     assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
     assert!(f.stdout.is_empty(), "printed: {}", f.stdout);
 }
+
+/// Runs `coreship-load ARGS…` through `sh -c`, after `plant` (a shell snippet) ran in the
+/// same process: `exec` keeps the pid, so `$$` in `plant` is the loader's own pid, as it is to
+/// a local attacker who starts the loader and plants files at the names it will use. Returns
+/// what it printed and its pid.
+pub fn run_loader_after(plant: &str, args: &[&str], env: &[(&str, &Path)]) -> (Finished, u32) {
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{plant}\nexec \"$0\" \"$@\""))
+        .arg(bin("coreship-load"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let finished = Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (finished, pid)
+}
