@@ -388,3 +388,18 @@ pub fn run_loader_after(plant: &str, args: &[&str], env: &[(&str, &Path)]) -> (F
     };
     (finished, pid)
 }
+
+/// Renames the entries of the image layout directory `dir` (its `index.json`): `rename` gets
+/// each entry's name and returns the new one.
+pub fn rename_entries(dir: &Path, rename: impl Fn(&str) -> String) {
+    let path = dir.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for entry in index["manifests"].as_array_mut().unwrap() {
+        let key = "org.opencontainers.image.ref.name";
+        if let Some(name) = entry["annotations"][key].as_str() {
+            entry["annotations"][key] = rename(name).into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
