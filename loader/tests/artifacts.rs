@@ -289,3 +289,77 @@ fn a_symlink_or_directory_planted_at_the_old_layout_temp_name_gets_nothing() {
     }
     ok(&done);
 }
+
+/// Exports probe `name` (built for this machine, unsigned) as the layout directory `out`, named
+/// under `registry.example:5000/probes`; returns its root digest.
+fn export_layout(name: &str, out: &Path) -> String {
+    let pkg = probes().join(name);
+    let done = run_bin(
+        "coreship",
+        &[
+            "export",
+            pkg.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--prefix",
+            "registry.example:5000/probes",
+        ],
+        &[],
+    );
+    ok(&done);
+    done.stdout.split_whitespace().nth(1).unwrap().to_string()
+}
+
+/// `coreship-load ARGS…` with the cache in `cache`.
+fn load_with_cache(cache: &Path, args: &[&str]) -> Finished {
+    run_loader_env(args, &[("CORESHIP_CACHE_DIR", cache)])
+}
+
+#[test]
+fn a_layout_directory_whose_blob_is_a_symlink_is_refused_without_reading_it() {
+    if !bpf_available() {
+        return;
+    }
+    let t = TempDir::new("artifact-symlinked-blob");
+    let dir = t.0.join("layout");
+    export_layout("execsnoop", &dir);
+    let object = std::fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+        .map(|d| d.path())
+        .find(|p| std::fs::read(p).unwrap().starts_with(b"\x7fELF"))
+        .unwrap();
+    let outside = t.0.join("outside");
+    std::fs::copy(&object, &outside).unwrap();
+    let cache = t.0.join("cache");
+    let env: &[(&str, &Path)] = &[("CORESHIP_CACHE_DIR", &cache)];
+    let blob_name = object.file_name().unwrap().to_str().unwrap().to_string();
+
+    // An endless device: refused at once, in a small fraction of the 512 MiB the import may
+    // map, without reading it. Then a readable file outside the layout, even one with the
+    // right content.
+    for target in [Path::new("/dev/zero"), outside.as_path()] {
+        std::fs::remove_file(&object).unwrap();
+        std::os::unix::fs::symlink(target, &object).unwrap();
+        let (done, peak) =
+            common::run_loader_bounded(&["import", dir.to_str().unwrap()], env, 512 << 20);
+        refused(&done, &blob_name);
+        refused(&done, "symbolic link");
+        assert!(
+            peak < 64 << 20,
+            "import of {} peaked at {peak} bytes",
+            target.display()
+        );
+        refused(
+            &load_with_cache(
+                &cache,
+                &[
+                    "pull",
+                    "registry.example:5000/probes/execsnoop:0.1.0",
+                    "--offline",
+                ],
+            ),
+            "is not in the cache",
+        );
+    }
+}

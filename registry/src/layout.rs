@@ -18,6 +18,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+mod import;
+
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 const INDEX_FILE: &str = "index.json";
@@ -96,6 +98,37 @@ pub enum LayoutError {
         archive: PathBuf,
         /// The member path.
         member: String,
+    },
+    /// A file or directory of a layout being imported is a symlink, or not of the kind it
+    /// must be.
+    #[error("{path} is {found}, not a {expected}: refused, a layout directory is imported only from files it holds itself (copy the content in place of the link)")]
+    NotOwnFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a symbolic link`, `a directory`, …).
+        found: &'static str,
+        /// What it must be (`regular file`, `directory`).
+        expected: &'static str,
+    },
+    /// A blob of a layout being imported is not the size its descriptor declares.
+    #[error("{path} is {actual} bytes, its descriptor says {expected}: refused")]
+    Size {
+        /// The blob file.
+        path: PathBuf,
+        /// The size the descriptor declares.
+        expected: u64,
+        /// The file's size.
+        actual: u64,
+    },
+    /// A manifest of a layout being imported is larger than any manifest may be.
+    #[error("{path}: a manifest of {size} bytes is over the {limit}-byte limit: refused")]
+    ManifestTooLarge {
+        /// The blob file.
+        path: PathBuf,
+        /// Its declared size.
+        size: u64,
+        /// The limit.
+        limit: usize,
     },
     /// The archive could not be read.
     #[error("{archive}: not a readable tar archive of an OCI image layout")]
@@ -463,86 +496,6 @@ impl Layout {
             .map_err(tar_err)?;
         Ok(())
     }
-
-    /// Imports a tar archive of an image layout (`archive` names it in errors): every blob is
-    /// verified against its name while it is stored, and each entry of the archive's index is
-    /// added under its name only once all its content is present. Returns the names imported.
-    pub fn import_tar(
-        &self,
-        archive: &Path,
-        input: impl Read,
-    ) -> Result<Vec<(String, Descriptor)>, LayoutError> {
-        let tar_err = |source| LayoutError::Tar {
-            archive: archive.to_path_buf(),
-            source,
-        };
-        let mut index: Option<ImageIndex> = None;
-        let mut saw_layout = false;
-        let mut tar = tar::Archive::new(input);
-        for entry in tar.entries().map_err(tar_err)? {
-            let mut entry = entry.map_err(tar_err)?;
-            let kind = entry.header().entry_type();
-            let member = entry
-                .path()
-                .map_err(tar_err)?
-                .to_string_lossy()
-                .into_owned();
-            let member = member.trim_start_matches("./").to_string();
-            if kind.is_dir() || member.is_empty() {
-                continue;
-            }
-            let bad = || LayoutError::BadMember {
-                archive: archive.to_path_buf(),
-                member: member.clone(),
-            };
-            if !kind.is_file() {
-                return Err(bad());
-            }
-            if member == LAYOUT_FILE {
-                saw_layout = true;
-            } else if member == INDEX_FILE {
-                let mut bytes = Vec::new();
-                entry
-                    .by_ref()
-                    .take(oci::MAX_MANIFEST_BYTES as u64 + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(tar_err)?;
-                index =
-                    Some(
-                        serde_json::from_slice(&bytes).map_err(|source| LayoutError::Index {
-                            path: archive.join(INDEX_FILE),
-                            source,
-                        })?,
-                    );
-            } else if let Some(hex) = member.strip_prefix("blobs/sha256/") {
-                let digest: Sha256Digest = format!("sha256:{hex}").parse().map_err(|_| bad())?;
-                if !self.blobs.contains(&digest) {
-                    self.blobs.put_verified(&digest, &mut entry)?;
-                }
-            } else {
-                return Err(bad());
-            }
-        }
-        let index = match (saw_layout, index) {
-            (true, Some(index)) => index,
-            _ => return Err(LayoutError::NotLayout(archive.to_path_buf())),
-        };
-        let mut imported = Vec::new();
-        let mut unnamed = Vec::new();
-        for d in index.manifests {
-            match d.annotation(ANNOTATION_REF_NAME).map(str::to_string) {
-                Some(name) => {
-                    self.set_name(&name, &d)?;
-                    imported.push((name, d));
-                }
-                None => unnamed.push(d),
-            }
-        }
-        for d in unnamed {
-            self.add_referrer(&d)?;
-        }
-        Ok(imported)
-    }
 }
 
 fn empty_index() -> ImageIndex {
@@ -572,13 +525,13 @@ mod tests {
     use super::*;
     use crate::oci::{ImageManifest, MEDIA_TYPE_EMPTY, MEDIA_TYPE_MANIFEST};
 
-    fn temp(tag: &str) -> PathBuf {
+    pub(super) fn temp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("coreship-layout-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
     }
 
-    fn put_artifact(layout: &Layout, payload: &[u8]) -> Descriptor {
+    pub(super) fn put_artifact(layout: &Layout, payload: &[u8]) -> Descriptor {
         let config = layout.blobs().put(b"{}").unwrap();
         let layer = layout.blobs().put(payload).unwrap();
         let m = ImageManifest {

@@ -389,6 +389,62 @@ pub fn run_loader_after(plant: &str, args: &[&str], env: &[(&str, &Path)]) -> (F
     (finished, pid)
 }
 
+/// Runs `coreship-load ARGS…` with its address space limited to `limit` bytes (so a runaway
+/// allocation fails in the child instead of pressing on the machine); returns what it
+/// printed and its peak resident set size in bytes (from wait4's rusage of that one child).
+// The child is reaped by wait4, which std's `Child` does not know about.
+#[allow(clippy::zombie_processes)]
+pub fn run_loader_bounded(args: &[&str], env: &[(&str, &Path)], limit: u64) -> (Finished, u64) {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut command = Command::new(bin("coreship-load"));
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec the closure only calls setrlimit(2), which is
+    // async-signal-safe, on a struct on its own stack.
+    unsafe {
+        command.pre_exec(move || {
+            let rlim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &rlim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            r.read_to_end(&mut s).unwrap();
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let (out, err) = (read_all(Box::new(out)), read_all(Box::new(err)));
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it and `status` for this child only.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointers; the child is ours and not waited for by anyone else.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let finished = Finished {
+        status: ExitStatus::from_raw(status),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    // ru_maxrss is in KiB on Linux.
+    (finished, usage.ru_maxrss as u64 * 1024)
+}
+
 /// Renames the entries of the image layout directory `dir` (its `index.json`): `rename` gets
 /// each entry's name and returns the new one.
 pub fn rename_entries(dir: &Path, rename: impl Fn(&str) -> String) {

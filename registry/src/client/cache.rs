@@ -8,7 +8,7 @@
 //!                                   holds the root descriptor (the index the tag names and that
 //!                                   signatures sign), whose bytes are a blob of the cache
 //! NAME                              the root itself, once every arch's content is cached (always
-//!                                   for archives brought in by `import_tar`)
+//!                                   for layouts brought in by an import)
 //! (no name)                         a signature referrer of a root: an unnamed entry whose
 //!                                   manifest's subject is the root, as exports carry them
 //! ```
@@ -92,6 +92,11 @@ impl Cache {
         Ok(self
             .layout
             .import_tar(path, std::io::BufReader::new(file))?)
+    }
+
+    /// [`Cache::import_tar`] for an image layout directory (symlinks in it are refused).
+    pub fn import_dir(&self, dir: &Path) -> Result<Vec<(String, Descriptor)>, ClientError> {
+        Ok(self.layout.import_dir(dir)?)
     }
 
     /// The root descriptor cached under `name` (a [`cache_name`] or a name from an imported

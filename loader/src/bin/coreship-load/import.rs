@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use coreship_registry::client::Cache;
-use coreship_registry::layout::Layout;
 
 use crate::cli::{self, Parser};
 
@@ -38,10 +37,7 @@ impl Args {
 pub fn exec(args: Args) -> anyhow::Result<()> {
     let cache = Cache::open_default()?;
     let imported = if args.layout.is_dir() {
-        // A layout directory goes through the same verified tar import.
-        let mut tar = Vec::new();
-        Layout::open(&args.layout)?.write_tar(None, &mut tar)?;
-        cache.layout().import_tar(&args.layout, &tar[..])?
+        cache.import_dir(&args.layout)?
     } else {
         cache.import_tar(&args.layout)?
     };
