@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    bpf_available, ok, probes, refused, run_bin, run_loader_env, Finished, Loader, TempDir,
+    bpf_available, ok, probes, refused, rename_entries, run_bin, run_loader_env, tar_layout,
+    Finished, Loader, TempDir,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -313,6 +314,95 @@ fn export_layout(name: &str, out: &Path) -> String {
 /// `coreship-load ARGS…` with the cache in `cache`.
 fn load_with_cache(cache: &Path, args: &[&str]) -> Finished {
     run_loader_env(args, &[("CORESHIP_CACHE_DIR", cache)])
+}
+
+#[test]
+fn an_import_never_records_a_digest_pinned_name_for_other_content() {
+    if !bpf_available() {
+        return;
+    }
+    let t = TempDir::new("artifact-pinned-import");
+    let exec = export_layout("execsnoop", &t.0.join("exec"));
+    // opensnoop's content under the name that pins execsnoop's digest.
+    let evil = t.0.join("evil");
+    let open = export_layout("opensnoop", &evil);
+    let pinned = format!("registry.example:5000/probes/execsnoop@{exec}");
+    rename_entries(&evil, |_| pinned.clone());
+    let evil_tar = t.0.join("evil.tar");
+    tar_layout(&evil, &evil_tar);
+    let cache = t.0.join("cache");
+
+    for layout in [&evil_tar, &evil] {
+        let done = load_with_cache(&cache, &["import", layout.to_str().unwrap()]);
+        refused(&done, &pinned);
+        refused(&done, &open);
+    }
+    refused(
+        &load_with_cache(&cache, &["pull", &pinned, "--offline"]),
+        "is not in the cache",
+    );
+    // Read in place, the layout's name does not stand for that digest either.
+    let in_place = format!("{}:{pinned}", evil.display());
+    refused(&load_with_cache(&cache, &["pull", &in_place]), &open);
+}
+
+#[test]
+fn a_digest_pinned_reference_is_only_ever_the_artifact_with_that_digest() {
+    if !bpf_available() {
+        return;
+    }
+    let t = TempDir::new("artifact-pinned-cache");
+    let (exec_dir, open_dir) = (t.0.join("exec"), t.0.join("open"));
+    let exec = export_layout("execsnoop", &exec_dir);
+    let open = export_layout("opensnoop", &open_dir);
+    let cache = t.0.join("cache");
+    for dir in [&exec_dir, &open_dir] {
+        ok(&load_with_cache(&cache, &["import", dir.to_str().unwrap()]));
+    }
+    let pinned = format!("registry.example:5000/probes/execsnoop@{exec}");
+    // A cache whose index names other content by that digest (written by hand, by an older
+    // loader, or by anyone who can write the cache): the digest in the reference decides.
+    rename_entries(&cache, |n| match n.contains("opensnoop") {
+        true => pinned.clone(),
+        false => n.to_string(),
+    });
+    let done = load_with_cache(&cache, &["pull", &pinned, "--offline"]);
+    refused(&done, &pinned);
+    refused(&done, &open);
+}
+
+#[test]
+fn an_import_that_moves_a_name_to_other_content_says_so() {
+    if !bpf_available() {
+        return;
+    }
+    let t = TempDir::new("artifact-moved");
+    let (exec_dir, update) = (t.0.join("exec"), t.0.join("update"));
+    let exec = export_layout("execsnoop", &exec_dir);
+    let open = export_layout("opensnoop", &update);
+    rename_entries(&update, |_| REF.to_string());
+    let cache = t.0.join("cache");
+    let first = load_with_cache(&cache, &["import", exec_dir.to_str().unwrap()]);
+    ok(&first);
+    assert!(!first.stderr.contains(" -> "), "{}", first.stderr);
+
+    // The USB update: the same name, new content. Allowed, and said.
+    let moved = load_with_cache(&cache, &["import", update.to_str().unwrap()]);
+    ok(&moved);
+    let line = format!("{REF}: {exec} -> {open}");
+    assert!(
+        moved.stderr.contains(&line),
+        "no `{line}` in:\n{}",
+        moved.stderr
+    );
+    let pulled = load_with_cache(&cache, &["pull", REF, "--offline"]);
+    ok(&pulled);
+    assert!(pulled.stdout.contains(&open), "{}", pulled.stdout);
+
+    // The same import again moves nothing.
+    let again = load_with_cache(&cache, &["import", update.to_str().unwrap()]);
+    ok(&again);
+    assert!(!again.stderr.contains(" -> "), "{}", again.stderr);
 }
 
 #[test]

@@ -8,6 +8,11 @@
 //! ```
 //! `index.json` is rewritten atomically under a lock, and a name is added only after every blob
 //! it reaches is present and verified, so a reader never sees a name it cannot load.
+//!
+//! A name that pins a digest, `…@sha256:D` (the cache's per-arch `…@sha256:D#ARCH` too), only
+//! ever stands for the artifact D: recording it for other content is refused, and so is
+//! resolving it when the index says otherwise (an index is a file anyone with write access to
+//! the directory can edit).
 
 use crate::fsutil::write_atomic;
 use crate::oci::{self, Descriptor, ImageIndex, Manifest, ANNOTATION_REF_NAME};
@@ -19,6 +24,12 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 mod import;
+
+pub use import::Imported;
+
+/// Annotation of an entry that stands for another manifest: the root descriptor (as JSON) of
+/// the cache's per-arch entries `NAME#ARCH`, whose own descriptor is one arch's manifest.
+pub const ANNOTATION_CACHE_ROOT: &str = "dev.coreship.cache.root";
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -98,6 +109,18 @@ pub enum LayoutError {
         archive: PathBuf,
         /// The member path.
         member: String,
+    },
+    /// A name that pins a digest (`…@sha256:D`) on an entry that is other content.
+    #[error("{layout}: `{name}` is {actual}, not the digest in its name: refused, a name with a digest stands only for that content (pull or export it again from its source)")]
+    Pinned {
+        /// The layout (or the archive being imported).
+        layout: PathBuf,
+        /// The entry's name.
+        name: String,
+        /// The digest in the name.
+        pinned: Sha256Digest,
+        /// The digest of what the entry stands for.
+        actual: Sha256Digest,
     },
     /// A file or directory of a layout being imported is a symlink, or not of the kind it
     /// must be.
@@ -219,15 +242,18 @@ impl Layout {
     }
 
     /// The entry named `name`, or else the only entry whose name ends in `/<name>` (so
-    /// `execsnoop:0.1.0` finds `registry.lan:5000/probes/execsnoop:0.1.0`).
+    /// `execsnoop:0.1.0` finds `registry.lan:5000/probes/execsnoop:0.1.0`). A name that pins a
+    /// digest must stand for that digest.
     pub fn resolve(&self, name: &str) -> Result<Descriptor, LayoutError> {
         let names = self.names()?;
-        if let Some((_, d)) = names.iter().find(|(n, _)| n == name) {
+        if let Some((n, d)) = names.iter().find(|(n, _)| n == name) {
+            check_pin(&self.root, n, d)?;
             return Ok(d.clone());
         }
         let suffix = format!("/{name}");
         let mut tails = names.iter().filter(|(n, _)| n.ends_with(&suffix));
-        if let (Some((_, d)), None) = (tails.next(), tails.next()) {
+        if let (Some((n, d)), None) = (tails.next(), tails.next()) {
+            check_pin(&self.root, n, d)?;
             return Ok(d.clone());
         }
         Err(LayoutError::UnknownName {
@@ -241,7 +267,9 @@ impl Layout {
     pub fn single(&self) -> Result<(String, Descriptor), LayoutError> {
         let mut names = self.names()?;
         if names.len() == 1 {
-            return Ok(names.remove(0));
+            let (n, d) = names.remove(0);
+            check_pin(&self.root, &n, &d)?;
+            return Ok((n, d));
         }
         Err(LayoutError::Ambiguous {
             layout: self.root.clone(),
@@ -290,19 +318,31 @@ impl Layout {
     }
 
     /// Points `name` at `desc` (replacing an entry of that name), after checking that all of
-    /// its content is present.
-    pub fn set_name(&self, name: &str, desc: &Descriptor) -> Result<(), LayoutError> {
+    /// its content is present and that a digest the name pins is `desc`'s. Returns the entry
+    /// it replaced, if any.
+    pub fn set_name(
+        &self,
+        name: &str,
+        desc: &Descriptor,
+    ) -> Result<Option<Descriptor>, LayoutError> {
+        check_pin(&self.root, name, desc)?;
         self.reachable(name, desc)?;
         let mut entry = desc.clone();
         entry
             .annotations
             .insert(ANNOTATION_REF_NAME.to_string(), name.to_string());
+        let mut replaced = None;
         self.update_index(|index| {
-            index
-                .manifests
-                .retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name));
+            index.manifests.retain(|d| {
+                let same = d.annotation(ANNOTATION_REF_NAME) == Some(name);
+                if same {
+                    replaced = Some(d.clone());
+                }
+                !same
+            });
             index.manifests.push(entry);
-        })
+        })?;
+        Ok(replaced)
     }
 
     /// Removes the entry `name` (its blobs stay until [`Layout::remove_unreachable`]).
@@ -496,6 +536,42 @@ impl Layout {
             .map_err(tar_err)?;
         Ok(())
     }
+}
+
+/// The digest a name pins: `D` in `…@D` (before a `#ARCH` suffix), when it is one.
+pub fn pinned_digest(name: &str) -> Option<Sha256Digest> {
+    let (_, after) = name.rsplit_once('@')?;
+    after.split('#').next()?.parse().ok()
+}
+
+/// The digest of the artifact the entry named `name` stands for: for a per-arch name
+/// (`…#ARCH`) the root its [`ANNOTATION_CACHE_ROOT`] holds, else the entry's own.
+pub fn stands_for(name: &str, entry: &Descriptor) -> Sha256Digest {
+    let root = || {
+        let json = entry.annotation(ANNOTATION_CACHE_ROOT)?;
+        serde_json::from_slice::<Descriptor>(json.as_bytes()).ok()
+    };
+    match name.contains('#').then(root).flatten() {
+        Some(root) => root.digest,
+        None => entry.digest,
+    }
+}
+
+/// Checks that the entry named `name` in `layout` is the artifact its name pins, if any.
+pub(crate) fn check_pin(layout: &Path, name: &str, entry: &Descriptor) -> Result<(), LayoutError> {
+    let Some(pinned) = pinned_digest(name) else {
+        return Ok(());
+    };
+    let actual = stands_for(name, entry);
+    if actual == pinned {
+        return Ok(());
+    }
+    Err(LayoutError::Pinned {
+        layout: layout.to_path_buf(),
+        name: name.to_string(),
+        pinned,
+        actual,
+    })
 }
 
 fn empty_index() -> ImageIndex {

@@ -459,3 +459,16 @@ pub fn rename_entries(dir: &Path, rename: impl Fn(&str) -> String) {
     }
     std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
 }
+
+/// Writes the image layout directory `dir` as the tar `out` (with the system's tar).
+pub fn tar_layout(dir: &Path, out: &Path) {
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .args(["oci-layout", "index.json", "blobs"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar -cf {} failed", out.display());
+}

@@ -2,13 +2,13 @@
 //! `coreship export -o X.tar` writes it, or a directory.
 //!
 //! Either way, blobs are streamed into the store and verified against their digest on the
-//! way (never held whole in memory), and each name is added only once all its content is
-//! present. A directory is read
+//! way (never held whole in memory), names that pin a digest are checked before anything is
+//! recorded, and each name is added only once all its content is present. A directory is read
 //! only through the files it holds itself: a symlink anywhere in it (`oci-layout`,
 //! `index.json`, `blobs/`, a blob) is refused, never followed, and no more of a blob is read
 //! than its descriptor declares.
 
-use super::{io_err, Layout, LayoutError, INDEX_FILE, LAYOUT_FILE};
+use super::{check_pin, io_err, Layout, LayoutError, INDEX_FILE, LAYOUT_FILE};
 use crate::oci::{self, Descriptor, ImageIndex, ANNOTATION_REF_NAME};
 use crate::store::BlobStore;
 use crate::Sha256Digest;
@@ -18,6 +18,17 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
+/// A name an import recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    /// The name.
+    pub name: String,
+    /// The entry it now stands for.
+    pub descriptor: Descriptor,
+    /// What the name stood for before, when the import moved it to other content.
+    pub moved_from: Option<Sha256Digest>,
+}
+
 impl Layout {
     /// Imports a tar archive of an image layout (`archive` names it in errors): every blob is
     /// verified against its name while it is stored, and each entry of the archive's index is
@@ -26,7 +37,7 @@ impl Layout {
         &self,
         archive: &Path,
         input: impl Read,
-    ) -> Result<Vec<(String, Descriptor)>, LayoutError> {
+    ) -> Result<Vec<Imported>, LayoutError> {
         let tar_err = |source| LayoutError::Tar {
             archive: archive.to_path_buf(),
             source,
@@ -56,7 +67,9 @@ impl Layout {
             if member == LAYOUT_FILE {
                 saw_layout = true;
             } else if member == INDEX_FILE {
-                index = Some(parse_index(&archive.join(INDEX_FILE), &mut entry)?);
+                let parsed = parse_index(&archive.join(INDEX_FILE), &mut entry)?;
+                check_pins(archive, &parsed)?;
+                index = Some(parsed);
             } else if let Some(hex) = member.strip_prefix("blobs/sha256/") {
                 let digest: Sha256Digest = format!("sha256:{hex}").parse().map_err(|_| bad())?;
                 if !self.blobs.contains(&digest) {
@@ -76,7 +89,7 @@ impl Layout {
     /// Imports the image layout directory `dir`: the blobs its index reaches, each streamed
     /// into the store (at most the size its descriptor declares, digest checked), then its
     /// names, as [`Layout::import_tar`] does. Symlinks inside `dir` are refused, not followed.
-    pub fn import_dir(&self, dir: &Path) -> Result<Vec<(String, Descriptor)>, LayoutError> {
+    pub fn import_dir(&self, dir: &Path) -> Result<Vec<Imported>, LayoutError> {
         let src = SourceDir { root: dir };
         src.metadata(Path::new(LAYOUT_FILE), Kind::File)?
             .ok_or_else(|| LayoutError::NotLayout(dir.to_path_buf()))?;
@@ -85,6 +98,7 @@ impl Layout {
             .open(Path::new(INDEX_FILE))?
             .ok_or_else(|| LayoutError::NotLayout(dir.to_path_buf()))?;
         let index = parse_index(&index_path, &mut file)?;
+        check_pins(dir, &index)?;
         for d in ["blobs", "blobs/sha256"] {
             src.metadata(Path::new(d), Kind::Dir)?;
         }
@@ -109,14 +123,18 @@ impl Layout {
 
     /// Adds the names of an imported index (each once its content is all here) and its
     /// unnamed entries as referrers.
-    fn record(&self, index: ImageIndex) -> Result<Vec<(String, Descriptor)>, LayoutError> {
+    fn record(&self, index: ImageIndex) -> Result<Vec<Imported>, LayoutError> {
         let mut imported = Vec::new();
         let mut unnamed = Vec::new();
         for d in index.manifests {
             match d.annotation(ANNOTATION_REF_NAME).map(str::to_string) {
                 Some(name) => {
-                    self.set_name(&name, &d)?;
-                    imported.push((name, d));
+                    let before = self.set_name(&name, &d)?;
+                    imported.push(Imported {
+                        moved_from: before.map(|b| b.digest).filter(|b| *b != d.digest),
+                        name,
+                        descriptor: d,
+                    });
                 }
                 None => unnamed.push(d),
             }
@@ -139,6 +157,17 @@ fn parse_index(path: &Path, input: &mut impl Read) -> Result<ImageIndex, LayoutE
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Refuses an index with a name that pins a digest its entry is not, before anything of it
+/// is stored or named.
+fn check_pins(layout: &Path, index: &ImageIndex) -> Result<(), LayoutError> {
+    for d in &index.manifests {
+        if let Some(name) = d.annotation(ANNOTATION_REF_NAME) {
+            check_pin(layout, name, d)?;
+        }
+    }
+    Ok(())
 }
 
 /// What a path of a layout being imported must be.
@@ -280,7 +309,8 @@ mod tests {
         let into = dest("dir-dest");
         let got = into.import_dir(src.root()).unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].0, "r.lan/p/a:1");
+        assert_eq!(got[0].name, "r.lan/p/a:1");
+        assert_eq!(got[0].moved_from, None);
         into.reachable("r.lan/p/a:1", &into.resolve("r.lan/p/a:1").unwrap())
             .unwrap();
         assert_eq!(into.resolve("a:1").unwrap().digest, a.digest);
@@ -350,5 +380,93 @@ mod tests {
         );
         assert!(into.names().unwrap().is_empty());
         cleanup(&[&src, &into]);
+    }
+
+    #[test]
+    fn a_name_that_pins_a_digest_is_never_imported_for_other_content() {
+        let (src, a, _) = source("pin-src", b"aaa");
+        let b = put_artifact(&src, b"bbb");
+        let pinned = format!("r.lan/p/a@{}", a.digest);
+        // The layout refuses to record it; an index written by hand says it anyway.
+        let e = src.set_name(&pinned, &b).unwrap_err();
+        assert!(matches!(e, LayoutError::Pinned { .. }), "{e}");
+        src.set_name(&pinned, &a).unwrap();
+        let index_path = src.root().join(INDEX_FILE);
+        let text = fs::read_to_string(&index_path).unwrap();
+        let mut index: ImageIndex = serde_json::from_str(&text).unwrap();
+        for d in &mut index.manifests {
+            if d.annotation(ANNOTATION_REF_NAME) == Some(pinned.as_str()) {
+                let mut entry = b.clone();
+                entry.annotations = d.annotations.clone();
+                *d = entry;
+            }
+        }
+        fs::write(&index_path, oci::to_json(&index)).unwrap();
+
+        for name in [pinned.as_str(), &format!("a@{}", a.digest)] {
+            let e = src.resolve(name).unwrap_err();
+            assert!(
+                matches!(&e, LayoutError::Pinned { actual, .. } if *actual == b.digest),
+                "{e}"
+            );
+        }
+
+        let mut tar = Vec::new();
+        src.write_tar(None, &mut tar).unwrap();
+        for (i, import) in ["tar", "dir"].into_iter().enumerate() {
+            let into = dest(&format!("pin-dest-{i}"));
+            let e = match import {
+                "tar" => into.import_tar(Path::new("t.tar"), &tar[..]),
+                _ => into.import_dir(src.root()),
+            }
+            .unwrap_err();
+            assert!(
+                matches!(&e, LayoutError::Pinned { name, .. } if *name == pinned),
+                "{e}"
+            );
+            assert!(into.names().unwrap().is_empty(), "{import}");
+            assert!(into.blobs().list().unwrap().is_empty(), "{import}");
+            cleanup(&[&into]);
+        }
+        cleanup(&[&src]);
+    }
+
+    #[test]
+    fn an_import_says_which_names_it_moved() {
+        let (old, a, _) = source("moved-old", b"aaa");
+        let (new, b, _) = source("moved-new", b"bbb");
+        let into = dest("moved-dest");
+        let mut tar = Vec::new();
+        new.write_tar(None, &mut tar).unwrap();
+        into.import_dir(old.root()).unwrap();
+        let got = into.import_tar(Path::new("t.tar"), &tar[..]).unwrap();
+        assert_eq!(got[0].moved_from, Some(a.digest));
+        assert_eq!(got[0].descriptor.digest, b.digest);
+        let again = into.import_tar(Path::new("t.tar"), &tar[..]).unwrap();
+        assert_eq!(again[0].moved_from, None);
+        cleanup(&[&old, &new, &into]);
+    }
+
+    #[test]
+    fn per_arch_names_pin_the_root_they_stand_for() {
+        let d = Sha256Digest::of(b"root");
+        assert_eq!(pinned(&format!("r/p/x@{d}")), Some(d));
+        assert_eq!(pinned(&format!("r/p/x@{d}#x86_64")), Some(d));
+        assert_eq!(pinned("r/p/x:1#x86_64"), None);
+        assert_eq!(pinned("r/p/x@sha256:12"), None);
+        let mut arch_manifest = Descriptor::of(oci::MEDIA_TYPE_MANIFEST, b"m");
+        let root = Descriptor::of(oci::MEDIA_TYPE_INDEX, b"root");
+        arch_manifest.annotations.insert(
+            super::super::ANNOTATION_CACHE_ROOT.into(),
+            serde_json::to_string(&root).unwrap(),
+        );
+        let name = format!("r/p/x@{}#x86_64", root.digest);
+        check_pin(Path::new("c"), &name, &arch_manifest).unwrap();
+        let other = format!("r/p/x@{}#x86_64", arch_manifest.digest);
+        assert!(check_pin(Path::new("c"), &other, &arch_manifest).is_err());
+    }
+
+    fn pinned(name: &str) -> Option<Sha256Digest> {
+        super::super::pinned_digest(name)
     }
 }

@@ -44,8 +44,18 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
     if imported.is_empty() {
         anyhow::bail!("{} holds no named artifacts", args.layout.display());
     }
-    for (name, d) in &imported {
-        println!("{name} {}", d.digest);
+    for i in &imported {
+        println!("{} {}", i.name, i.descriptor.digest);
+    }
+    // A name moved to other content is how an update arrives, and how a substitution would:
+    // say so (--trust and signatures decide what runs).
+    for i in &imported {
+        if let Some(old) = &i.moved_from {
+            eprintln!(
+                "coreship-load: moved {}: {old} -> {}",
+                i.name, i.descriptor.digest
+            );
+        }
     }
     eprintln!(
         "coreship-load: imported {} artifact(s) into {}; run them with `coreship-load run NAME --offline`",
