@@ -58,6 +58,16 @@ pub enum LoadError {
         /// The kernels the artifact has minimal BTF for, comma-separated.
         shipped: String,
     },
+    /// The minimal BTF could not be handed to libbpf (no memfd, and no private temporary
+    /// directory could be made).
+    #[error("cannot write the minimal BTF for libbpf (no memfd, nor a private directory in {dir}): set TMPDIR to a writable directory")]
+    MinBtfWrite {
+        /// The temp directory tried.
+        dir: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The kernel's verifier rejected a program.
     #[error("program {program}: the kernel rejected it ({errno}); verifier log tail:\n{}", log_tail.join("\n"))]
     Verifier {

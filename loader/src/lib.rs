@@ -46,6 +46,7 @@ mod output;
 mod pin;
 mod plan;
 mod printer;
+mod private_dir;
 mod probe;
 mod run;
 mod session;
@@ -68,7 +69,9 @@ pub use check::{
 pub use devices::block_device_names;
 pub use elf::{BpfElf, ElfError};
 pub use error::{AttachFailure, LoadError};
-pub use fetch::{fetch, is_layout_path, FetchError, FetchOpts, Fetched, LayoutRef, ProbeRef};
+pub use fetch::{
+    fetch, is_layout_path, is_reference_form, FetchError, FetchOpts, Fetched, LayoutRef, ProbeRef,
+};
 pub use output::{
     counters_json, hist_json, kernel_dev, kernel_dev_split, log2_slot_bounds, parse_uevent,
     render_counters, render_log2_hist, DeviceNames, FormatCtx,

@@ -200,3 +200,56 @@ fn a_pinned_probe_is_re_attached_through_the_same_minimal_btf() {
     );
     assert!(!Path::new(&pins).exists(), "{pins} left behind");
 }
+
+#[test]
+fn symlinks_planted_at_the_old_min_btf_temp_names_are_not_written_through() {
+    if !bpf_available() {
+        return;
+    }
+    let t = TempDir::new("min-btf-symlink");
+    let me = KernelKey::running(Arch::host().unwrap());
+    let pkg = build_with_min_btf(&t.0, &[&me.release]);
+    // A file only root may write, as /etc/shadow would be.
+    let victim = t.0.join("victim");
+    std::fs::write(&victim, "root:secret\n").unwrap();
+    // Every name the loader used to write the minimal BTF to, for the loader's own pid.
+    let tmp = std::env::temp_dir();
+    let planted = |pid: u32| -> Vec<std::path::PathBuf> {
+        (0..4)
+            .map(|n| tmp.join(format!("coreship-min-btf-{pid}-{n}.btf")))
+            .collect()
+    };
+    let plant = format!(
+        "for n in 0 1 2 3; do ln -s '{}' \"{}/coreship-min-btf-$$-$n.btf\" || exit 97; done",
+        victim.display(),
+        tmp.display()
+    );
+    let pkg = pkg.to_str().unwrap();
+    let (done, pid) = common::run_loader_after(
+        &plant,
+        &["run", pkg, "--ignore-kernel-btf", "--duration", "500ms"],
+        &[],
+    );
+    let links = planted(pid);
+    let left: Vec<bool> = links.iter().map(|l| l.is_symlink()).collect();
+    for l in &links {
+        let _ = std::fs::remove_file(l);
+    }
+    let now = std::fs::read(&victim).unwrap();
+    assert!(
+        now == b"root:secret\n",
+        "the minimal BTF was written through a planted symlink: the victim now holds {} bytes \
+         starting {:02x?}",
+        now.len(),
+        &now[..now.len().min(4)]
+    );
+    ok(&done);
+    assert!(
+        done.stderr.contains(&format!(
+            "relocated against the minimal BTF shipped for {me}"
+        )),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(left, [true; 4], "the planted symlinks were touched");
+}

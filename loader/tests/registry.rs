@@ -517,3 +517,78 @@ fn a_device_with_a_cached_signature_accepts_a_newer_one_by_a_rotated_key() {
         signed_later.stderr
     );
 }
+
+#[test]
+fn a_local_directory_named_like_the_registry_host_does_not_shadow_it() {
+    if !bpf_available() {
+        return;
+    }
+    let registry = Registry::coreship("e2e-shadow");
+    let keys = Keys::new("e2e-shadow-keys");
+    let (host, port) = registry.host.split_once(':').unwrap();
+    let reference = format!("{}/probes/execsnoop:1", registry.host);
+    let pushed = push(&reference, &keys, Some(TOKEN));
+    ok(&pushed);
+    let pushed_digest = pushed.stdout.trim().rsplit_once('@').unwrap().1.to_string();
+
+    // In the working directory, a layout named like the host, holding other content under the
+    // name that `HOST:PORT/probes/execsnoop:1` read as `LAYOUT:NAME` asks for.
+    let cwd = TempDir::new("e2e-shadow-cwd");
+    let local = cwd.0.join(host);
+    let open = probes().join("opensnoop");
+    let exported = run_bin(
+        "coreship",
+        &[
+            "export",
+            open.to_str().unwrap(),
+            "-o",
+            local.to_str().unwrap(),
+        ],
+        &[],
+    );
+    ok(&exported);
+    let local_digest = exported
+        .stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let name = format!("{port}/probes/execsnoop:1");
+    common::rename_entries(&local, |_| name.clone());
+
+    let cache = keys.cache();
+    let pull = |what: &str| {
+        let out = Command::new(common::bin("coreship-load"))
+            .args(["pull", what])
+            .env("CORESHIP_CACHE_DIR", &cache)
+            .current_dir(&cwd.0)
+            .output()
+            .unwrap();
+        Finished {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let done = pull(&reference);
+    ok(&done);
+    assert_eq!(
+        done.stdout.trim(),
+        format!("{reference} {pushed_digest}"),
+        "not the registry's artifact (the local layout's is {local_digest}):\n{}",
+        done.stderr
+    );
+
+    // With the registry gone the reference fails, saying how to mean the local path.
+    drop(registry);
+    let done = pull(&reference);
+    refused(&done, "Connection refused");
+    refused(
+        &done,
+        &format!("(a local path of that name exists: write ./{reference} to use it)"),
+    );
+    let local_ref = format!("./{reference}");
+    let done = pull(&local_ref);
+    ok(&done);
+    assert_eq!(done.stdout.trim(), format!("{local_ref} {local_digest}"));
+}

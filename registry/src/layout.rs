@@ -8,6 +8,11 @@
 //! ```
 //! `index.json` is rewritten atomically under a lock, and a name is added only after every blob
 //! it reaches is present and verified, so a reader never sees a name it cannot load.
+//!
+//! A name that pins a digest, `…@sha256:D` (the cache's per-arch `…@sha256:D#ARCH` too), only
+//! ever stands for the artifact D: recording it for other content is refused, and so is
+//! resolving it when the index says otherwise (an index is a file anyone with write access to
+//! the directory can edit).
 
 use crate::fsutil::write_atomic;
 use crate::oci::{self, Descriptor, ImageIndex, Manifest, ANNOTATION_REF_NAME};
@@ -17,6 +22,14 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+
+mod import;
+
+pub use import::Imported;
+
+/// Annotation of an entry that stands for another manifest: the root descriptor (as JSON) of
+/// the cache's per-arch entries `NAME#ARCH`, whose own descriptor is one arch's manifest.
+pub const ANNOTATION_CACHE_ROOT: &str = "dev.coreship.cache.root";
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -96,6 +109,49 @@ pub enum LayoutError {
         archive: PathBuf,
         /// The member path.
         member: String,
+    },
+    /// A name that pins a digest (`…@sha256:D`) on an entry that is other content.
+    #[error("{layout}: `{name}` is {actual}, not the digest in its name: refused, a name with a digest stands only for that content (pull or export it again from its source)")]
+    Pinned {
+        /// The layout (or the archive being imported).
+        layout: PathBuf,
+        /// The entry's name.
+        name: String,
+        /// The digest in the name.
+        pinned: Sha256Digest,
+        /// The digest of what the entry stands for.
+        actual: Sha256Digest,
+    },
+    /// A file or directory of a layout being imported is a symlink, or not of the kind it
+    /// must be.
+    #[error("{path} is {found}, not a {expected}: refused, a layout directory is imported only from files it holds itself (copy the content in place of the link)")]
+    NotOwnFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a symbolic link`, `a directory`, …).
+        found: &'static str,
+        /// What it must be (`regular file`, `directory`).
+        expected: &'static str,
+    },
+    /// A blob of a layout being imported is not the size its descriptor declares.
+    #[error("{path} is {actual} bytes, its descriptor says {expected}: refused")]
+    Size {
+        /// The blob file.
+        path: PathBuf,
+        /// The size the descriptor declares.
+        expected: u64,
+        /// The file's size.
+        actual: u64,
+    },
+    /// A manifest of a layout being imported is larger than any manifest may be.
+    #[error("{path}: a manifest of {size} bytes is over the {limit}-byte limit: refused")]
+    ManifestTooLarge {
+        /// The blob file.
+        path: PathBuf,
+        /// Its declared size.
+        size: u64,
+        /// The limit.
+        limit: usize,
     },
     /// The archive could not be read.
     #[error("{archive}: not a readable tar archive of an OCI image layout")]
@@ -186,15 +242,18 @@ impl Layout {
     }
 
     /// The entry named `name`, or else the only entry whose name ends in `/<name>` (so
-    /// `execsnoop:0.1.0` finds `registry.lan:5000/probes/execsnoop:0.1.0`).
+    /// `execsnoop:0.1.0` finds `registry.lan:5000/probes/execsnoop:0.1.0`). A name that pins a
+    /// digest must stand for that digest.
     pub fn resolve(&self, name: &str) -> Result<Descriptor, LayoutError> {
         let names = self.names()?;
-        if let Some((_, d)) = names.iter().find(|(n, _)| n == name) {
+        if let Some((n, d)) = names.iter().find(|(n, _)| n == name) {
+            check_pin(&self.root, n, d)?;
             return Ok(d.clone());
         }
         let suffix = format!("/{name}");
         let mut tails = names.iter().filter(|(n, _)| n.ends_with(&suffix));
-        if let (Some((_, d)), None) = (tails.next(), tails.next()) {
+        if let (Some((n, d)), None) = (tails.next(), tails.next()) {
+            check_pin(&self.root, n, d)?;
             return Ok(d.clone());
         }
         Err(LayoutError::UnknownName {
@@ -208,7 +267,9 @@ impl Layout {
     pub fn single(&self) -> Result<(String, Descriptor), LayoutError> {
         let mut names = self.names()?;
         if names.len() == 1 {
-            return Ok(names.remove(0));
+            let (n, d) = names.remove(0);
+            check_pin(&self.root, &n, &d)?;
+            return Ok((n, d));
         }
         Err(LayoutError::Ambiguous {
             layout: self.root.clone(),
@@ -257,19 +318,31 @@ impl Layout {
     }
 
     /// Points `name` at `desc` (replacing an entry of that name), after checking that all of
-    /// its content is present.
-    pub fn set_name(&self, name: &str, desc: &Descriptor) -> Result<(), LayoutError> {
+    /// its content is present and that a digest the name pins is `desc`'s. Returns the entry
+    /// it replaced, if any.
+    pub fn set_name(
+        &self,
+        name: &str,
+        desc: &Descriptor,
+    ) -> Result<Option<Descriptor>, LayoutError> {
+        check_pin(&self.root, name, desc)?;
         self.reachable(name, desc)?;
         let mut entry = desc.clone();
         entry
             .annotations
             .insert(ANNOTATION_REF_NAME.to_string(), name.to_string());
+        let mut replaced = None;
         self.update_index(|index| {
-            index
-                .manifests
-                .retain(|d| d.annotation(ANNOTATION_REF_NAME) != Some(name));
+            index.manifests.retain(|d| {
+                let same = d.annotation(ANNOTATION_REF_NAME) == Some(name);
+                if same {
+                    replaced = Some(d.clone());
+                }
+                !same
+            });
             index.manifests.push(entry);
-        })
+        })?;
+        Ok(replaced)
     }
 
     /// Removes the entry `name` (its blobs stay until [`Layout::remove_unreachable`]).
@@ -463,86 +536,42 @@ impl Layout {
             .map_err(tar_err)?;
         Ok(())
     }
+}
 
-    /// Imports a tar archive of an image layout (`archive` names it in errors): every blob is
-    /// verified against its name while it is stored, and each entry of the archive's index is
-    /// added under its name only once all its content is present. Returns the names imported.
-    pub fn import_tar(
-        &self,
-        archive: &Path,
-        input: impl Read,
-    ) -> Result<Vec<(String, Descriptor)>, LayoutError> {
-        let tar_err = |source| LayoutError::Tar {
-            archive: archive.to_path_buf(),
-            source,
-        };
-        let mut index: Option<ImageIndex> = None;
-        let mut saw_layout = false;
-        let mut tar = tar::Archive::new(input);
-        for entry in tar.entries().map_err(tar_err)? {
-            let mut entry = entry.map_err(tar_err)?;
-            let kind = entry.header().entry_type();
-            let member = entry
-                .path()
-                .map_err(tar_err)?
-                .to_string_lossy()
-                .into_owned();
-            let member = member.trim_start_matches("./").to_string();
-            if kind.is_dir() || member.is_empty() {
-                continue;
-            }
-            let bad = || LayoutError::BadMember {
-                archive: archive.to_path_buf(),
-                member: member.clone(),
-            };
-            if !kind.is_file() {
-                return Err(bad());
-            }
-            if member == LAYOUT_FILE {
-                saw_layout = true;
-            } else if member == INDEX_FILE {
-                let mut bytes = Vec::new();
-                entry
-                    .by_ref()
-                    .take(oci::MAX_MANIFEST_BYTES as u64 + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(tar_err)?;
-                index =
-                    Some(
-                        serde_json::from_slice(&bytes).map_err(|source| LayoutError::Index {
-                            path: archive.join(INDEX_FILE),
-                            source,
-                        })?,
-                    );
-            } else if let Some(hex) = member.strip_prefix("blobs/sha256/") {
-                let digest: Sha256Digest = format!("sha256:{hex}").parse().map_err(|_| bad())?;
-                if !self.blobs.contains(&digest) {
-                    self.blobs.put_verified(&digest, &mut entry)?;
-                }
-            } else {
-                return Err(bad());
-            }
-        }
-        let index = match (saw_layout, index) {
-            (true, Some(index)) => index,
-            _ => return Err(LayoutError::NotLayout(archive.to_path_buf())),
-        };
-        let mut imported = Vec::new();
-        let mut unnamed = Vec::new();
-        for d in index.manifests {
-            match d.annotation(ANNOTATION_REF_NAME).map(str::to_string) {
-                Some(name) => {
-                    self.set_name(&name, &d)?;
-                    imported.push((name, d));
-                }
-                None => unnamed.push(d),
-            }
-        }
-        for d in unnamed {
-            self.add_referrer(&d)?;
-        }
-        Ok(imported)
+/// The digest a name pins: `D` in `…@D` (before a `#ARCH` suffix), when it is one.
+pub fn pinned_digest(name: &str) -> Option<Sha256Digest> {
+    let (_, after) = name.rsplit_once('@')?;
+    after.split('#').next()?.parse().ok()
+}
+
+/// The digest of the artifact the entry named `name` stands for: for a per-arch name
+/// (`…#ARCH`) the root its [`ANNOTATION_CACHE_ROOT`] holds, else the entry's own.
+pub fn stands_for(name: &str, entry: &Descriptor) -> Sha256Digest {
+    let root = || {
+        let json = entry.annotation(ANNOTATION_CACHE_ROOT)?;
+        serde_json::from_slice::<Descriptor>(json.as_bytes()).ok()
+    };
+    match name.contains('#').then(root).flatten() {
+        Some(root) => root.digest,
+        None => entry.digest,
     }
+}
+
+/// Checks that the entry named `name` in `layout` is the artifact its name pins, if any.
+pub(crate) fn check_pin(layout: &Path, name: &str, entry: &Descriptor) -> Result<(), LayoutError> {
+    let Some(pinned) = pinned_digest(name) else {
+        return Ok(());
+    };
+    let actual = stands_for(name, entry);
+    if actual == pinned {
+        return Ok(());
+    }
+    Err(LayoutError::Pinned {
+        layout: layout.to_path_buf(),
+        name: name.to_string(),
+        pinned,
+        actual,
+    })
 }
 
 fn empty_index() -> ImageIndex {
@@ -572,13 +601,13 @@ mod tests {
     use super::*;
     use crate::oci::{ImageManifest, MEDIA_TYPE_EMPTY, MEDIA_TYPE_MANIFEST};
 
-    fn temp(tag: &str) -> PathBuf {
+    pub(super) fn temp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("coreship-layout-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
     }
 
-    fn put_artifact(layout: &Layout, payload: &[u8]) -> Descriptor {
+    pub(super) fn put_artifact(layout: &Layout, payload: &[u8]) -> Descriptor {
         let config = layout.blobs().put(b"{}").unwrap();
         let layer = layout.blobs().put(payload).unwrap();
         let m = ImageManifest {

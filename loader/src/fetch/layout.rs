@@ -1,5 +1,6 @@
 //! Running straight from an OCI image layout: a directory, or a tar of one (unpacked into a
-//! temporary layout that is removed afterwards).
+//! temporary layout in a new private directory, removed afterwards: never a predictable name
+//! in /tmp, where a symlink or directory planted first would receive or feed the unpacking).
 
 use std::fmt;
 use std::fs;
@@ -11,6 +12,7 @@ use coreship_registry::oci::Descriptor;
 use coreship_registry::Arch;
 
 use super::FetchError;
+use crate::private_dir::PrivateDir;
 
 /// An image layout on disk, and which of its entries to use (the only one if `None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,8 +78,11 @@ pub(super) fn open(
     if lref.path.is_dir() {
         return open_in(&Layout::open(&lref.path)?, lref.name.as_deref(), arch);
     }
-    let tmp = TempDir::new()?;
-    let layout = Layout::open_or_create(&tmp.0)?;
+    let tmp = PrivateDir::new("coreship-layout").map_err(|source| LayoutError::Io {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let layout = Layout::open_or_create(tmp.path())?;
     let file = fs::File::open(&lref.path).map_err(|source| LayoutError::Io {
         path: lref.path.clone(),
         source,
@@ -113,27 +118,4 @@ fn open_in(
     };
     let (opened, signatures) = open_entry(layout, &entry, arch)?;
     Ok((opened, signatures, name))
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir, LayoutError> {
-        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("coreship-layout-{}-{seq}", std::process::id()));
-        fs::create_dir_all(&dir).map_err(|source| LayoutError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        Ok(TempDir(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }

@@ -20,7 +20,8 @@ use crate::{LoadError, ProbeSource};
 
 pub use layout::{is_layout_path, LayoutRef};
 
-/// What `coreship-load run REF` was given, told apart by what exists on disk.
+/// What `coreship-load run REF` was given: told apart by its form first (a registry
+/// reference is one whatever exists on disk), then by what exists on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeRef {
     /// A `.bpf.o` file or a package directory.
@@ -34,40 +35,128 @@ pub enum ProbeRef {
     Cached(String),
 }
 
+/// What classifying an argument needs to know about the local filesystem.
+trait LocalPaths {
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Whether `path` is an image layout (directory or tar).
+    fn is_layout(&self, path: &Path) -> bool;
+}
+
+/// The real filesystem.
+struct Disk;
+
+impl LocalPaths for Disk {
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+    fn is_layout(&self, path: &Path) -> bool {
+        is_layout_path(path)
+    }
+}
+
 impl ProbeRef {
-    /// Classifies `arg`: an existing path, `LAYOUT:NAME` where LAYOUT exists, else a reference.
+    /// Classifies `arg`. A registry reference by its form — a first component that looks like
+    /// a registry host (see [`is_reference_form`]) — even when a local path is spelt the
+    /// same, so a file or directory someone put in the working directory cannot stand in for
+    /// a registry; else an existing path, `LAYOUT:NAME` where LAYOUT exists, a missing path,
+    /// or a cache name.
     pub fn parse(arg: &str) -> Result<ProbeRef, FetchError> {
-        let path = Path::new(arg);
-        if path.exists() {
-            return Ok(match is_layout_path(path) {
-                true => ProbeRef::Layout(LayoutRef {
-                    path: path.to_path_buf(),
-                    name: None,
-                }),
-                false => ProbeRef::Path(path.to_path_buf()),
-            });
-        }
-        if let Some((p, name)) = arg.split_once(':') {
-            let p = Path::new(p);
-            if p.exists() && is_layout_path(p) {
-                return Ok(ProbeRef::Layout(LayoutRef {
-                    path: p.to_path_buf(),
-                    name: Some(name.to_string()),
-                }));
-            }
-        }
-        match arg.parse::<Reference>() {
-            Ok(r) => Ok(ProbeRef::Registry(r)),
-            // A path-looking argument that does not exist is a missing file, not a bad reference.
-            Err(_) if arg.contains(".bpf.o") || arg.contains('/') || arg.starts_with('.') => {
-                Ok(ProbeRef::Path(path.to_path_buf()))
-            }
-            Err(coreship_registry::ReferenceError::NoRegistry(_)) => {
-                Ok(ProbeRef::Cached(arg.to_string()))
-            }
-            Err(e) => Err(FetchError::Reference(e)),
+        classify(arg, &Disk)
+    }
+
+    /// For a registry reference `arg` that a local path would have meant before references
+    /// were told apart by their form (`arg` itself, or its `LAYOUT` before `:`, exists): how
+    /// to name that path instead (`./arg`).
+    pub fn local_spelling(arg: &str) -> Option<String> {
+        local_spelling(arg, &Disk)
+    }
+}
+
+fn classify(arg: &str, local: &dyn LocalPaths) -> Result<ProbeRef, FetchError> {
+    if is_reference_form(arg) {
+        return Ok(ProbeRef::Registry(arg.parse()?));
+    }
+    let path = Path::new(arg);
+    if local.exists(path) {
+        return Ok(match local.is_layout(path) {
+            true => ProbeRef::Layout(LayoutRef {
+                path: path.to_path_buf(),
+                name: None,
+            }),
+            false => ProbeRef::Path(path.to_path_buf()),
+        });
+    }
+    if let Some((p, name)) = arg.split_once(':') {
+        let p = Path::new(p);
+        if local.exists(p) && local.is_layout(p) {
+            return Ok(ProbeRef::Layout(LayoutRef {
+                path: p.to_path_buf(),
+                name: Some(name.to_string()),
+            }));
         }
     }
+    // Not a reference: a path-looking argument that does not exist is a missing file, anything
+    // else a name in the cache.
+    Ok(
+        match arg.contains(".bpf.o") || arg.contains('/') || arg.starts_with('.') {
+            true => ProbeRef::Path(path.to_path_buf()),
+            false => ProbeRef::Cached(arg.to_string()),
+        },
+    )
+}
+
+fn local_spelling(arg: &str, local: &dyn LocalPaths) -> Option<String> {
+    let layout = arg.split_once(':').map(|(p, _)| p);
+    let shadowed = is_reference_form(arg)
+        && (local.exists(Path::new(arg)) || layout.is_some_and(|p| local.exists(Path::new(p))));
+    shadowed.then(|| format!("./{arg}"))
+}
+
+/// Whether `arg` has the form of a registry reference, whatever exists on disk: a `/` after a
+/// first component that looks like a registry host — docker's rule (it has a `.` or a `:`,
+/// or is `localhost`), for a component that can be a `HOST[:PORT]` at all (so `./x`, `../x`,
+/// `.hidden/x` and `probes.tar:registry.lan:5000/x` stay paths).
+pub fn is_reference_form(arg: &str) -> bool {
+    arg.split_once('/')
+        .is_some_and(|(first, rest)| !rest.is_empty() && looks_like_host(first))
+}
+
+/// `localhost`, or a `HOST[:PORT]`/`[IPV6][:PORT]` whose host has a `.` or which has a port.
+fn looks_like_host(s: &str) -> bool {
+    if s == "localhost" {
+        return true;
+    }
+    let (host, port) = match s.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, rest)) if !addr.is_empty() => {
+                let hex = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
+                if !addr.chars().all(hex) {
+                    return false;
+                }
+                match rest {
+                    "" => return true,
+                    r => match r.strip_prefix(':') {
+                        Some(port) => ("v6", Some(port)),
+                        None => return false,
+                    },
+                }
+            }
+            _ => return false,
+        },
+        None => match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        },
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = !host.is_empty()
+        && !host.starts_with(['.', '-'])
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    port_ok && host_ok && (host.contains('.') || port.is_some())
 }
 
 /// How to fetch and what to require.
@@ -224,5 +313,186 @@ fn artifact(shown: String, opened: Opened, verified: Option<Verified>, local: bo
         source: source(shown, opened),
         verified,
         local,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A working directory holding exactly `paths`, those in `layouts` being image layouts.
+    struct Fake<'a> {
+        paths: &'a [&'a str],
+        layouts: &'a [&'a str],
+    }
+
+    impl LocalPaths for Fake<'_> {
+        fn exists(&self, path: &Path) -> bool {
+            self.paths.iter().any(|p| Path::new(p) == path)
+        }
+        fn is_layout(&self, path: &Path) -> bool {
+            self.layouts.iter().any(|p| Path::new(p) == path)
+        }
+    }
+
+    const EMPTY: Fake<'static> = Fake {
+        paths: &[],
+        layouts: &[],
+    };
+
+    fn registry(arg: &str, local: &Fake<'_>) -> Reference {
+        match classify(arg, local) {
+            Ok(ProbeRef::Registry(r)) => r,
+            other => panic!("{arg}: {other:?}"),
+        }
+    }
+
+    fn layout(arg: &str, local: &Fake<'_>) -> LayoutRef {
+        match classify(arg, local) {
+            Ok(ProbeRef::Layout(l)) => l,
+            other => panic!("{arg}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_registry_host_first_is_a_reference_whatever_exists_on_disk() {
+        // A layout named like the host, with an entry named like the rest.
+        let planted = Fake {
+            paths: &[
+                "127.0.0.1",
+                "localhost:5000",
+                "ghcr.io",
+                "registry.lan:5000/probes/x:1",
+            ],
+            layouts: &[
+                "127.0.0.1",
+                "localhost:5000",
+                "ghcr.io",
+                "registry.lan:5000/probes/x:1",
+            ],
+        };
+        for arg in [
+            "127.0.0.1:5051/probes/execsnoop:1",
+            "localhost:5000/probes/x:1",
+            "localhost/probes/x",
+            "ghcr.io/acme/x:1",
+            "registry.lan:5000/probes/x:1",
+            "[::1]:5000/probes/x:1",
+        ] {
+            assert_eq!(registry(arg, &planted), arg.parse().unwrap(), "{arg}");
+            assert_eq!(registry(arg, &EMPTY), arg.parse().unwrap(), "{arg}");
+        }
+        assert_eq!(
+            local_spelling("127.0.0.1:5051/probes/execsnoop:1", &planted).as_deref(),
+            Some("./127.0.0.1:5051/probes/execsnoop:1")
+        );
+        assert_eq!(
+            local_spelling("registry.lan:5000/probes/x:1", &planted).as_deref(),
+            Some("./registry.lan:5000/probes/x:1")
+        );
+        assert_eq!(local_spelling("127.0.0.1:5051/probes/x:1", &EMPTY), None);
+        // An invalid reference of that form is an error, not a path.
+        assert!(matches!(
+            classify("localhost:5000/Probes/x", &planted),
+            Err(FetchError::Reference(_))
+        ));
+    }
+
+    #[test]
+    fn the_local_spelling_of_a_shadowed_reference_is_the_local_path() {
+        let planted = Fake {
+            paths: &["./127.0.0.1"],
+            layouts: &["./127.0.0.1"],
+        };
+        assert_eq!(
+            layout("./127.0.0.1:5051/probes/execsnoop:1", &planted),
+            LayoutRef {
+                path: "./127.0.0.1".into(),
+                name: Some("5051/probes/execsnoop:1".into()),
+            }
+        );
+        let planted = Fake {
+            paths: &["/srv/127.0.0.1"],
+            layouts: &["/srv/127.0.0.1"],
+        };
+        assert_eq!(
+            layout("/srv/127.0.0.1", &planted),
+            LayoutRef {
+                path: "/srv/127.0.0.1".into(),
+                name: None,
+            }
+        );
+    }
+
+    #[test]
+    fn everything_else_keeps_its_meaning() {
+        let here = Fake {
+            paths: &[
+                "target/coreship/execsnoop",
+                "probes.tar",
+                "x.bpf.o",
+                ".hidden/x.bpf.o",
+            ],
+            layouts: &["probes.tar"],
+        };
+        for arg in ["target/coreship/execsnoop", "x.bpf.o", ".hidden/x.bpf.o"] {
+            assert_eq!(classify(arg, &here).unwrap(), ProbeRef::Path(arg.into()));
+        }
+        assert_eq!(layout("probes.tar", &here).name, None);
+        assert_eq!(
+            layout("probes.tar:execsnoop:0.1.0", &here).name.as_deref(),
+            Some("execsnoop:0.1.0")
+        );
+        // A layout entry named by a full reference: the part before the first `/` is no host.
+        assert_eq!(
+            layout("probes.tar:registry.lan:5000/probes/x:1", &here)
+                .name
+                .as_deref(),
+            Some("registry.lan:5000/probes/x:1")
+        );
+        assert_eq!(
+            classify("execsnoop:0.1.0", &here).unwrap(),
+            ProbeRef::Cached("execsnoop:0.1.0".into())
+        );
+        // Missing paths stay paths (an error naming the file, not a bad reference).
+        for arg in ["missing/x.bpf.o", "./missing", "../up/x", "missing.bpf.o"] {
+            assert_eq!(classify(arg, &EMPTY).unwrap(), ProbeRef::Path(arg.into()));
+        }
+    }
+
+    #[test]
+    fn hosts_are_told_by_docker_s_rule_on_a_host_shaped_component() {
+        for host in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1",
+            "127.0.0.1:5051",
+            "ghcr.io",
+            "registry-1.example.com:443",
+            "[::1]",
+            "[::1]:5000",
+            "lan:5000",
+        ] {
+            assert!(looks_like_host(host), "{host}");
+        }
+        for not in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "target",
+            "probes.tar:registry.lan:5000",
+            "a:b",
+            "host:",
+            "-x.io",
+            "[::1",
+            "[]:5000",
+            "[::1]x",
+            "dir with space.d",
+        ] {
+            assert!(!looks_like_host(not), "{not}");
+        }
+        assert!(!is_reference_form("ghcr.io/"));
+        assert!(!is_reference_form("ghcr.io"));
     }
 }

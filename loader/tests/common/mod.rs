@@ -362,3 +362,113 @@ pub fn refused(f: &Finished, needle: &str) {
     assert!(lines[0].contains(needle), "`{needle}` not in: {}", lines[0]);
     assert!(f.stdout.is_empty(), "printed: {}", f.stdout);
 }
+
+/// Runs `coreship-load ARGS…` through `sh -c`, after `plant` (a shell snippet) ran in the
+/// same process: `exec` keeps the pid, so `$$` in `plant` is the loader's own pid, as it is to
+/// a local attacker who starts the loader and plants files at the names it will use. Returns
+/// what it printed and its pid.
+pub fn run_loader_after(plant: &str, args: &[&str], env: &[(&str, &Path)]) -> (Finished, u32) {
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{plant}\nexec \"$0\" \"$@\""))
+        .arg(bin("coreship-load"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let finished = Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (finished, pid)
+}
+
+/// Runs `coreship-load ARGS…` with its address space limited to `limit` bytes (so a runaway
+/// allocation fails in the child instead of pressing on the machine); returns what it
+/// printed and its peak resident set size in bytes (from wait4's rusage of that one child).
+// The child is reaped by wait4, which std's `Child` does not know about.
+#[allow(clippy::zombie_processes)]
+pub fn run_loader_bounded(args: &[&str], env: &[(&str, &Path)], limit: u64) -> (Finished, u64) {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut command = Command::new(bin("coreship-load"));
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec the closure only calls setrlimit(2), which is
+    // async-signal-safe, on a struct on its own stack.
+    unsafe {
+        command.pre_exec(move || {
+            let rlim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &rlim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            r.read_to_end(&mut s).unwrap();
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let (out, err) = (read_all(Box::new(out)), read_all(Box::new(err)));
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it and `status` for this child only.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointers; the child is ours and not waited for by anyone else.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4 failed");
+    let finished = Finished {
+        status: ExitStatus::from_raw(status),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    // ru_maxrss is in KiB on Linux.
+    (finished, usage.ru_maxrss as u64 * 1024)
+}
+
+/// Renames the entries of the image layout directory `dir` (its `index.json`): `rename` gets
+/// each entry's name and returns the new one.
+pub fn rename_entries(dir: &Path, rename: impl Fn(&str) -> String) {
+    let path = dir.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for entry in index["manifests"].as_array_mut().unwrap() {
+        let key = "org.opencontainers.image.ref.name";
+        if let Some(name) = entry["annotations"][key].as_str() {
+            entry["annotations"][key] = rename(name).into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// Writes the image layout directory `dir` as the tar `out` (with the system's tar).
+pub fn tar_layout(dir: &Path, out: &Path) {
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .args(["oci-layout", "index.json", "blobs"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar -cf {} failed", out.display());
+}

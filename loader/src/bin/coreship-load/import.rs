@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use coreship_registry::client::Cache;
-use coreship_registry::layout::Layout;
 
 use crate::cli::{self, Parser};
 
@@ -38,18 +37,25 @@ impl Args {
 pub fn exec(args: Args) -> anyhow::Result<()> {
     let cache = Cache::open_default()?;
     let imported = if args.layout.is_dir() {
-        // A layout directory goes through the same verified tar import.
-        let mut tar = Vec::new();
-        Layout::open(&args.layout)?.write_tar(None, &mut tar)?;
-        cache.layout().import_tar(&args.layout, &tar[..])?
+        cache.import_dir(&args.layout)?
     } else {
         cache.import_tar(&args.layout)?
     };
     if imported.is_empty() {
         anyhow::bail!("{} holds no named artifacts", args.layout.display());
     }
-    for (name, d) in &imported {
-        println!("{name} {}", d.digest);
+    for i in &imported {
+        println!("{} {}", i.name, i.descriptor.digest);
+    }
+    // A name moved to other content is how an update arrives, and how a substitution would:
+    // say so (--trust and signatures decide what runs).
+    for i in &imported {
+        if let Some(old) = &i.moved_from {
+            eprintln!(
+                "coreship-load: moved {}: {old} -> {}",
+                i.name, i.descriptor.digest
+            );
+        }
     }
     eprintln!(
         "coreship-load: imported {} artifact(s) into {}; run them with `coreship-load run NAME --offline`",

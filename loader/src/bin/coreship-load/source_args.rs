@@ -28,8 +28,11 @@ macro_rules! source_help {
     () => {
         "Arguments:
   PROBE  What to load: a .bpf.o file, a package directory, an OCI image layout (directory
-         or .tar, `LAYOUT:NAME` for one of several), or a registry reference
-         (HOST:PORT/REPO:TAG or …@sha256:DIGEST; port and tag optional)
+         or .tar, `LAYOUT:NAME` for one of several), a registry reference
+         (HOST:PORT/REPO:TAG or …@sha256:DIGEST; port and tag optional), or a name in the
+         cache. A first component that looks like a host (has a `.` or a `:`, or is
+         localhost) followed by `/` is always a registry reference, even when a file of
+         that name exists: write such a path as ./PATH or /ABSOLUTE/PATH
 
 Options:
       --trust KEY.pub|DIR  Refuse the artifact unless it is signed by this minisign public key
@@ -79,7 +82,14 @@ impl SourceArgs {
 
     /// Fetches and verifies the probe (nothing is loaded yet).
     pub fn fetch(&self) -> anyhow::Result<Fetched> {
-        let probe = ProbeRef::parse(&self.probe)?;
+        let context = || match ProbeRef::local_spelling(&self.probe) {
+            Some(local) => format!(
+                "cannot use {} (a local path of that name exists: write {local} to use it)",
+                self.probe
+            ),
+            None => format!("cannot use {}", self.probe),
+        };
+        let probe = ProbeRef::parse(&self.probe).with_context(context)?;
         let trust = if self.trust.is_empty() {
             None
         } else {
@@ -96,8 +106,7 @@ impl SourceArgs {
                 ..Default::default()
             },
         };
-        let fetched = coreship_loader::fetch(&probe, &opts)
-            .with_context(|| format!("cannot use {}", self.probe))?;
+        let fetched = coreship_loader::fetch(&probe, &opts).with_context(context)?;
         if let (Some(v), Some(d)) = (&fetched.verified, &fetched.digest) {
             eprintln!(
                 "coreship-load: {}: {d} signed by key {} ({})",
