@@ -3,21 +3,23 @@
 //! Push tokens come from `--push-token-file` (one per line, `#` comments). A request proves
 //! one with `Authorization: Bearer <token>` or `Basic base64(<any user>:<token>)`. Clients
 //! that follow the distribution token flow (skopeo, docker, oras) instead get a challenge,
-//! call [`TOKEN_PATH`] with Basic credentials and receive an *issued* token: 32 random bytes,
-//! hex, kept only in memory with its grant (push or pull) and expiry. Issued tokens are
-//! short-lived, never written anywhere and die with the process (clients simply ask again),
-//! so the long-lived push token does not end up in clients' token caches.
+//! call [`TOKEN_PATH`] with Basic credentials and receive an *issued* token, so the long-lived
+//! push token does not end up in clients' token caches.
 //!
-//! Comparisons are constant-time over sha256 hashes of the presented and known tokens (so
-//! neither content nor length leaks through timing); issued tokens are looked up by the hash
-//! of the presented value. No token is ever logged or echoed.
+//! An issued token carries its own grant (push or pull) and expiry, sealed with HMAC-SHA256
+//! under a key of 32 random bytes the server makes at start. The server keeps nothing per
+//! issued token: any number of token requests, anonymous ones included, costs no memory and
+//! cannot crowd out a login. Issued tokens are short-lived, never written anywhere and die
+//! with the process (its key goes with it; clients simply ask again).
+//!
+//! Comparisons are constant-time: push tokens over sha256 hashes of the presented and known
+//! tokens (so neither content nor length leaks through timing), issued tokens over their MAC.
+//! No token is ever logged or echoed.
 
 use super::error::{ApiError, Code};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -27,8 +29,11 @@ pub const TOKEN_PATH: &str = "/token";
 pub const SERVICE: &str = "coreship-registry";
 /// Lifetime of issued tokens.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-/// Most issued tokens kept at once (expired ones are dropped first).
-const MAX_ISSUED: usize = 100_000;
+/// The layout of an issued token before base64url: version, expiry (seconds after the
+/// server's start, big-endian), grant, then the MAC of those ten bytes.
+const TOKEN_VERSION: u8 = 1;
+const SEALED: usize = 10;
+const TOKEN_BYTES: usize = SEALED + 32;
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +52,50 @@ enum Grant {
     Push,
 }
 
+impl Grant {
+    /// The byte an issued token holds for it.
+    fn byte(self) -> u8 {
+        match self {
+            Grant::Anonymous => 0,
+            Grant::Pull => 1,
+            Grant::Push => 2,
+        }
+    }
+}
+
 /// The server's credentials.
 pub struct Auth {
     push_hashes: Vec<[u8; 32]>,
     private: bool,
-    issued: Mutex<HashMap<[u8; 32], (Grant, Instant)>>,
+    /// Seals issued tokens.
+    key: [u8; 32],
+    /// Issued tokens count their expiry from here (a monotonic clock: setting the wall
+    /// clock neither revives nor kills them).
+    started: Instant,
 }
 
 fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// HMAC-SHA256 (RFC 2104): keys longer than SHA-256's 64-byte block are hashed first.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// Parses a token file's text: one token per line, blank lines and `#` comments skipped.
@@ -77,10 +117,13 @@ pub(crate) fn random_hex() -> String {
 impl Auth {
     /// Credentials from the push tokens; `private` makes pulls need a token too.
     pub fn new(push_tokens: &[String], private: bool) -> Auth {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS random source works");
         Auth {
             push_hashes: push_tokens.iter().map(|t| hash(t)).collect(),
             private,
-            issued: Mutex::new(HashMap::new()),
+            key,
+            started: Instant::now(),
         }
     }
 
@@ -93,12 +136,44 @@ impl Auth {
             .into()
     }
 
+    /// Seconds since the server started.
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// An issued token for `grant`, valid until `expires` (seconds after the start).
+    fn seal(&self, grant: Grant, expires: u64) -> String {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        bytes[0] = TOKEN_VERSION;
+        bytes[1..9].copy_from_slice(&expires.to_be_bytes());
+        bytes[9] = grant.byte();
+        let mac = hmac_sha256(&self.key, &bytes[..SEALED]);
+        bytes[SEALED..].copy_from_slice(&mac);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The grant of an issued token, if this server sealed it and it has not expired.
     fn issued_grant(&self, presented: &str) -> Option<Grant> {
-        let issued = self.issued.lock().expect("token table lock");
-        issued
-            .get(&hash(presented))
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(g, _)| *g)
+        let mut bytes = [0u8; TOKEN_BYTES];
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode_slice(presented.as_bytes(), &mut bytes)
+            .ok()?;
+        if n != TOKEN_BYTES {
+            return None;
+        }
+        let mac = hmac_sha256(&self.key, &bytes[..SEALED]);
+        if !bool::from(mac.ct_eq(&bytes[SEALED..])) || bytes[0] != TOKEN_VERSION {
+            return None;
+        }
+        let expires = u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
+        if self.now() >= expires {
+            return None;
+        }
+        match bytes[9] {
+            1 => Some(Grant::Pull),
+            2 => Some(Grant::Push),
+            _ => None,
+        }
     }
 
     /// What the request's credentials grant; `Err` when they are presented but wrong.
@@ -167,21 +242,7 @@ impl Auth {
                 _ => return Err(refuse("invalid credentials")),
             },
         };
-        let token = random_hex();
-        let now = Instant::now();
-        {
-            let mut issued = self.issued.lock().expect("token table lock");
-            if issued.len() >= MAX_ISSUED {
-                issued.retain(|_, (_, expires)| *expires > now);
-                if issued.len() >= MAX_ISSUED {
-                    return Err(
-                        ApiError::new(Code::Denied, "too many tokens issued, retry later")
-                            .status(StatusCode::TOO_MANY_REQUESTS),
-                    );
-                }
-            }
-            issued.insert(hash(&token), (grant, now + TOKEN_LIFETIME));
-        }
+        let token = self.seal(grant, self.now() + TOKEN_LIFETIME.as_secs());
         Ok(serde_json::json!({
             "token": token,
             "access_token": token,
@@ -279,5 +340,66 @@ mod tests {
         assert!(private
             .authorize(&HeaderMap::new(), Access::Pull, None)
             .is_err());
+    }
+
+    /// RFC 4231 test cases 1, 2, 6 and 7 (short keys, a key longer than the block, data
+    /// longer than the block).
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let long_key = [0xaa; 131];
+        let cases: [(&[u8], &[u8], &str); 4] = [
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                &long_key,
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            ),
+            (
+                &long_key,
+                b"This is a test using a larger than block-size key and a larger than block-size \
+                  data. The key needs to be hashed before being used by the HMAC algorithm.",
+                "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+            ),
+        ];
+        for (key, data, want) in cases {
+            assert_eq!(hex(hmac_sha256(key, data)), want);
+        }
+    }
+
+    #[test]
+    fn issued_tokens_are_refused_when_expired_altered_or_sealed_by_another_server() {
+        let auth = Auth::new(&["s3cret".into()], false);
+        let push = auth.seal(Grant::Push, auth.now() + 60);
+        assert_eq!(auth.issued_grant(&push), Some(Grant::Push));
+        assert_eq!(auth.issued_grant(&auth.seal(Grant::Push, auth.now())), None);
+        // Each byte changed in turn: the grant byte, the expiry, the MAC.
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bytes = engine.decode(&push).unwrap();
+        for i in 0..bytes.len() {
+            let mut altered = bytes.clone();
+            altered[i] ^= 1;
+            assert_eq!(
+                auth.issued_grant(&engine.encode(&altered)),
+                None,
+                "byte {i}"
+            );
+        }
+        assert_eq!(
+            auth.issued_grant(&engine.encode(&bytes[..TOKEN_BYTES - 1])),
+            None
+        );
+        assert_eq!(auth.issued_grant(&format!("{push}AA")), None);
+        let other = Auth::new(&["s3cret".into()], false);
+        assert_eq!(other.issued_grant(&push), None, "another process's key");
     }
 }
