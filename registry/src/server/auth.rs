@@ -15,11 +15,19 @@
 //! Comparisons are constant-time: push tokens over sha256 hashes of the presented and known
 //! tokens (so neither content nor length leaks through timing), issued tokens over their MAC.
 //! No token is ever logged or echoed.
+//!
+//! A challenge names where to get a token (its realm) and, for a repository, the validated
+//! name only. The realm's origin is `--external-url` when given; otherwise the request's
+//! `Host` when it is a plain `host[:port]`, over http; otherwise the listen address.
+//! `X-Forwarded-*` headers are ignored: anyone can send them.
 
 use super::error::{ApiError, Code};
+use super::storage::RepoName;
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -29,6 +37,7 @@ pub const TOKEN_PATH: &str = "/token";
 pub const SERVICE: &str = "coreship-registry";
 /// Lifetime of issued tokens.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// The layout of an issued token before base64url: version, expiry (seconds after the
 /// server's start, big-endian), grant, then the MAC of those ten bytes.
 const TOKEN_VERSION: u8 = 1;
@@ -63,7 +72,7 @@ impl Grant {
     }
 }
 
-/// The server's credentials.
+/// The server's credentials, and where its challenges send clients.
 pub struct Auth {
     push_hashes: Vec<[u8; 32]>,
     private: bool,
@@ -72,6 +81,10 @@ pub struct Auth {
     /// Issued tokens count their expiry from here (a monotonic clock: setting the wall
     /// clock neither revives nor kills them).
     started: Instant,
+    /// `scheme://host[:port]` from `--external-url`.
+    external_origin: Option<String>,
+    /// `http://<listen address>`, once the server listens.
+    listen_origin: OnceLock<String>,
 }
 
 fn hash(token: &str) -> [u8; 32] {
@@ -114,6 +127,60 @@ pub(crate) fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `s` is `host[:port]` as a `Host` header or a URL names a server: a DNS name or an
+/// IPv4 address (dot-separated labels of letters, digits, `-` and `_`) or a bracketed IPv6
+/// address, and a port from 1 to 65535. Nothing else (quotes, commas, slashes, spaces) can
+/// reach a challenge.
+pub fn valid_authority(s: &str) -> bool {
+    let (host, port) = match s.strip_prefix('[') {
+        Some(rest) => {
+            let Some((ip, after)) = rest.split_once(']') else {
+                return false;
+            };
+            if ip.parse::<Ipv6Addr>().is_err() {
+                return false;
+            }
+            match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None if after.is_empty() => (None, None),
+                None => return false,
+            }
+        }
+        None => match s.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(s), None),
+        },
+    };
+    let host_ok = host.is_none_or(|h| {
+        h.len() <= 253
+            && h.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    });
+    let port_ok = port.is_none_or(|p| {
+        p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    host_ok && port_ok
+}
+
+/// The origin (`scheme://host[:port]`, scheme lowercased, no trailing slash) of an
+/// `--external-url`: `http` or `https`, a [`valid_authority`], and no user, path, query or
+/// fragment. `None` for anything else.
+pub fn external_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    valid_authority(authority).then(|| format!("{scheme}://{authority}"))
+}
+
 impl Auth {
     /// Credentials from the push tokens; `private` makes pulls need a token too.
     pub fn new(push_tokens: &[String], private: bool) -> Auth {
@@ -124,7 +191,22 @@ impl Auth {
             private,
             key,
             started: Instant::now(),
+            external_origin: None,
+            listen_origin: OnceLock::new(),
         }
+    }
+
+    /// Challenges name `origin` (from [`external_origin`]) as their realm's origin,
+    /// whatever the request's `Host`.
+    pub fn with_external_origin(mut self, origin: String) -> Auth {
+        self.external_origin = Some(origin);
+        self
+    }
+
+    /// Records the address the server listens on: the realm's origin of requests whose
+    /// `Host` is missing or not a plain `host[:port]`.
+    pub(crate) fn listening_on(&self, addr: SocketAddr) {
+        let _ = self.listen_origin.set(format!("http://{addr}"));
     }
 
     fn is_push_token(&self, presented: &str) -> bool {
@@ -199,7 +281,7 @@ impl Auth {
         &self,
         headers: &HeaderMap,
         access: Access,
-        repo: Option<&str>,
+        repo: Option<&RepoName>,
     ) -> Result<(), ApiError> {
         let grant = self.grant(headers);
         let ok = match (grant, access) {
@@ -217,7 +299,7 @@ impl Auth {
             Ok(_) => "authentication required",
         };
         Err(ApiError::new(Code::Unauthorized, message)
-            .header(header::WWW_AUTHENTICATE, &challenge(headers, repo)))
+            .header(header::WWW_AUTHENTICATE, &self.challenge(headers, repo)))
     }
 
     /// Whether the request carries no credentials at all.
@@ -249,6 +331,36 @@ impl Auth {
             "expires_in": TOKEN_LIFETIME.as_secs(),
         }))
     }
+
+    /// Where challenges send clients for a token: see the module's documentation.
+    fn realm_origin(&self, headers: &HeaderMap) -> String {
+        if let Some(origin) = &self.external_origin {
+            return origin.clone();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| valid_authority(h));
+        match (host, self.listen_origin.get()) {
+            (Some(host), _) => format!("http://{host}"),
+            (None, Some(listen)) => listen.clone(),
+            // In process, without a listener: nothing better to name.
+            (None, None) => "http://localhost".to_string(),
+        }
+    }
+
+    /// `Bearer realm="<origin>/token",service="…"[,scope="repository:<name>:pull,push"]`.
+    pub fn challenge(&self, headers: &HeaderMap, repo: Option<&RepoName>) -> String {
+        let origin = self.realm_origin(headers);
+        let mut c = format!("Bearer realm=\"{origin}{TOKEN_PATH}\",service=\"{SERVICE}\"");
+        if let Some(name) = repo {
+            c.push_str(&format!(
+                ",scope=\"repository:{}:pull,push\"",
+                name.as_str()
+            ));
+        }
+        c
+    }
 }
 
 /// The password of `Basic base64(user:password)`.
@@ -258,27 +370,6 @@ fn basic_password(encoded: &str) -> Option<String> {
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
     Some(text.split_once(':')?.1.to_string())
-}
-
-/// `Bearer realm="<scheme>://<host>/token",service="…"[,scope="repository:<name>:pull,push"]`.
-pub fn challenge(headers: &HeaderMap, repo: Option<&str>) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.contains('"'))
-        .unwrap_or("localhost");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    let mut c = format!("Bearer realm=\"{scheme}://{host}{TOKEN_PATH}\",service=\"{SERVICE}\"");
-    if let Some(name) = repo {
-        c.push_str(&format!(",scope=\"repository:{name}:pull,push\""));
-    }
-    c
 }
 
 #[cfg(test)]
@@ -304,8 +395,9 @@ mod tests {
     fn push_needs_a_push_token_in_bearer_or_basic_form() {
         let auth = Auth::new(&["s3cret".into()], false);
         let none = HeaderMap::new();
-        assert!(auth.authorize(&none, Access::Pull, Some("a")).is_ok());
-        let e = auth.authorize(&none, Access::Push, Some("a")).unwrap_err();
+        let a = RepoName::parse("a").unwrap();
+        assert!(auth.authorize(&none, Access::Pull, Some(&a)).is_ok());
+        let e = auth.authorize(&none, Access::Push, Some(&a)).unwrap_err();
         assert_eq!(e.code(), Some(Code::Unauthorized));
         assert!(auth
             .authorize(&with_auth("Bearer s3cret"), Access::Push, None)
@@ -401,5 +493,76 @@ mod tests {
         assert_eq!(auth.issued_grant(&format!("{push}AA")), None);
         let other = Auth::new(&["s3cret".into()], false);
         assert_eq!(other.issued_grant(&push), None, "another process's key");
+    }
+
+    #[test]
+    fn only_plain_host_and_port_pass_as_an_authority() {
+        for good in [
+            "localhost",
+            "reg.example:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "[::1]",
+            "my_registry",
+        ] {
+            assert!(valid_authority(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a\",realm=\"http://evil",
+            "a,b",
+            "a b",
+            "a/token",
+            "a:0",
+            "a:65536",
+            "a:",
+            "::1",
+            "[::1",
+            "[x]:1",
+            "a..b",
+            "user@host",
+        ] {
+            assert!(!valid_authority(bad), "{bad}");
+        }
+        assert_eq!(
+            external_origin("HTTPS://registry.example.com:8443/").as_deref(),
+            Some("https://registry.example.com:8443")
+        );
+        assert_eq!(
+            external_origin("http://10.0.0.1").as_deref(),
+            Some("http://10.0.0.1")
+        );
+        for bad in [
+            "registry.example.com",
+            "ftp://registry.example.com",
+            "https://registry.example.com/v2/",
+            "https://user:pw@registry.example.com",
+            "https://a\",realm=\"b",
+        ] {
+            assert_eq!(external_origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn challenges_name_the_external_origin_else_a_valid_host_else_the_listen_address() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("a,b"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let auth = Auth::new(&[], false);
+        let repo = RepoName::parse("probes/x").unwrap();
+        auth.listening_on("127.0.0.1:5000".parse().unwrap());
+        assert_eq!(
+            auth.challenge(&headers, Some(&repo)),
+            "Bearer realm=\"http://127.0.0.1:5000/token\",service=\"coreship-registry\",\
+             scope=\"repository:probes/x:pull,push\""
+        );
+        headers.insert(header::HOST, HeaderValue::from_static("reg.lan:5000"));
+        assert!(auth
+            .challenge(&headers, None)
+            .starts_with("Bearer realm=\"http://reg.lan:5000/token\""));
+        let auth = auth.with_external_origin("https://reg.example".into());
+        assert!(auth
+            .challenge(&headers, None)
+            .starts_with("Bearer realm=\"https://reg.example/token\""));
     }
 }

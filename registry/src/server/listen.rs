@@ -151,6 +151,9 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let read_timeout = state.read_timeout();
+    if let Ok(addr) = listener.local_addr() {
+        state.auth().listening_on(addr);
+    }
     let max = max_connections();
     let slots = Arc::new(Semaphore::new(max));
     let conns = Arc::new(Conns::default());

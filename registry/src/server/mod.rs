@@ -17,6 +17,8 @@
 //!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
 //! - A pull-only token trying to write gets `401` with a fresh challenge (not 403), so clients
 //!   ask the token endpoint again with their push credentials.
+//! - An invalid repository name is `400 NAME_INVALID` before credentials are looked at, so
+//!   that a challenge's scope only ever names a valid repository.
 //! - A full disk is `507 UNKNOWN` ("the registry's storage is full"), any other storage
 //!   failure `500 UNKNOWN`; a refused upload's body is read to its end first, so the client
 //!   gets the answer rather than a reset.
@@ -77,6 +79,9 @@ pub struct ServerOptions {
     /// How long a client may take to send a request head, or pause in a request body,
     /// before its connection is closed ([`DEFAULT_READ_TIMEOUT`] unless told).
     pub read_timeout: Duration,
+    /// The URL clients reach the registry at (`http(s)://host[:port]`), named as the realm
+    /// of token challenges; `None`: the request's `Host` when valid, else the listen address.
+    pub external_url: Option<String>,
 }
 
 /// 30 s, hyper's own default for request heads.
@@ -106,6 +111,12 @@ pub enum ServerError {
     /// The token file holds no token.
     #[error("push token file {0} holds no token (one per line, # for comments)")]
     NoTokens(PathBuf),
+    /// The external URL is not an origin clients can be sent to.
+    #[error(
+        "external URL `{0}` is not http(s)://HOST[:PORT]: give the scheme, host and port \
+         clients reach the registry at, without a path"
+    )]
+    ExternalUrl(String),
 }
 
 /// Reads a push token file.
@@ -142,11 +153,17 @@ impl AppState {
             root: opts.root.clone(),
             source,
         };
+        let mut auth = Auth::new(&opts.push_tokens, opts.private);
+        if let Some(url) = &opts.external_url {
+            let origin =
+                auth::external_origin(url).ok_or_else(|| ServerError::ExternalUrl(url.clone()))?;
+            auth = auth.with_external_origin(origin);
+        }
         let storage = Storage::open(&opts.root).map_err(storage_err)?;
         let removed = storage.remove_temp_files().map_err(storage_err)?;
         let state = AppState(Arc::new(Inner {
             storage,
-            auth: Auth::new(&opts.push_tokens, opts.private),
+            auth,
             immutable_tags: opts.immutable_tags,
             logger: opts.logger,
             read_timeout: opts.read_timeout,
@@ -216,7 +233,7 @@ async fn base(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     if Auth::is_anonymous(&headers) {
         // Tells clients holding credentials where to get a token before they write
         // (containers/image reads challenges from the /v2/ ping whatever its status).
-        if let Ok(v) = HeaderValue::from_str(&auth::challenge(&headers, None)) {
+        if let Ok(v) = HeaderValue::from_str(&state.auth().challenge(&headers, None)) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
     }

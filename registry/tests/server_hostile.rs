@@ -1,0 +1,175 @@
+//! Attacks on the real `coreship-registry serve` binary, each sent as an attacker would send
+//! it (raw requests on a 127.0.0.1 socket where a well-behaved client library would refuse to
+//! send them): a repository name or a `Host` header crafted to inject into the token
+//! challenge.
+#![cfg(feature = "server")]
+
+mod common;
+
+use common::{error_code, write_token_file, BinServer, TempDir};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// A server with the test's push token on a fresh root, started with `extra` arguments.
+fn server(dir: &TempDir, extra: &[&str]) -> BinServer {
+    BinServer::start(
+        &dir.path().join("root"),
+        &write_token_file(dir.path()),
+        extra,
+    )
+}
+
+/// An answer as it came off the socket: status line, headers, body.
+struct Raw {
+    status: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    /// Every value of header `name` (case-insensitive).
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Sends `request` (which must say `Connection: close`) and reads the answer to its end.
+fn raw(addr: SocketAddr, request: &str) -> Raw {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).unwrap();
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&bytes)));
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Raw {
+        status,
+        headers,
+        body: bytes[split + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn an_invalid_repository_name_is_refused_and_never_echoed_into_a_challenge() {
+    let dir = TempDir::new("hostile-scope");
+    let srv = server(&dir, &[]);
+    // The name decodes to `x",realm="http://evil.example/token`: echoed into the challenge's
+    // scope, it would send clients' credentials to the attacker's realm.
+    let attack = "/v2/x%22,realm=%22http:%2F%2Fevil.example%2Ftoken/blobs/uploads/";
+    let r = raw(
+        srv.addr,
+        &format!(
+            "POST {attack} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            srv.addr
+        ),
+    );
+    assert_eq!(r.status, "HTTP/1.1 400 Bad Request", "{:?}", r.headers);
+    assert_eq!(error_code(&r.body), "NAME_INVALID");
+    assert!(r.all("www-authenticate").is_empty(), "{:?}", r.headers);
+    for (name, value) in &r.headers {
+        assert!(!value.contains("evil.example"), "{name}: {value}");
+    }
+    // A valid name still gets its challenge, scoped to that name.
+    let r = raw(
+        srv.addr,
+        &format!(
+            "POST /v2/probes/x/blobs/uploads/ HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n",
+            srv.addr
+        ),
+    );
+    assert_eq!(r.status, "HTTP/1.1 401 Unauthorized");
+    assert_eq!(
+        r.all("www-authenticate"),
+        [format!(
+            "Bearer realm=\"http://{}/token\",service=\"coreship-registry\",\
+             scope=\"repository:probes/x:pull,push\"",
+            srv.addr
+        )]
+    );
+}
+
+#[test]
+fn the_token_realm_comes_from_a_valid_host_or_the_listen_address_never_from_forwarded_headers() {
+    let dir = TempDir::new("hostile-host");
+    let srv = server(&dir, &[]);
+    let listen = format!("http://{}", srv.addr);
+    let cases = [
+        // Quotes and commas would end the realm and add parameters of the attacker's.
+        (
+            "evil.example\",realm=\"http://evil.example",
+            "",
+            listen.as_str(),
+        ),
+        ("a.example,realm=http://evil.example", "", &listen),
+        ("a.example/token?x=", "", &listen),
+        ("reg.example:99999", "", &listen),
+        // A proxy's (or anyone's) X-Forwarded-Proto does not choose the scheme.
+        (
+            "reg.example:5000",
+            "X-Forwarded-Proto: https\r\n",
+            "http://reg.example:5000",
+        ),
+        ("[::1]:5000", "", "http://[::1]:5000"),
+        ("registry.lan", "", "http://registry.lan"),
+    ];
+    for (host, extra, origin) in cases {
+        for (method, path, scope) in [
+            ("GET", "/v2/", ""),
+            (
+                "POST",
+                "/v2/probes/x/blobs/uploads/",
+                ",scope=\"repository:probes/x:pull,push\"",
+            ),
+        ] {
+            let r = raw(
+                srv.addr,
+                &format!(
+                    "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\n\
+                     Connection: close\r\n\r\n"
+                ),
+            );
+            assert_eq!(
+                r.all("www-authenticate"),
+                [format!(
+                    "Bearer realm=\"{origin}/token\",service=\"coreship-registry\"{scope}"
+                )],
+                "{method} {path} with Host: {host}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_external_url_names_the_realm_whatever_the_host_header() {
+    let dir = TempDir::new("hostile-external");
+    let srv = server(
+        &dir,
+        &["--external-url", "https://registry.example.com:8443/"],
+    );
+    for host in [srv.addr.to_string(), "evil.example".to_string()] {
+        let r = raw(
+            srv.addr,
+            &format!("GET /v2/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        );
+        assert_eq!(
+            r.all("www-authenticate"),
+            ["Bearer realm=\"https://registry.example.com:8443/token\",service=\"coreship-registry\""],
+            "Host: {host}"
+        );
+    }
+}
