@@ -1,12 +1,16 @@
 //! Attacks on the real `coreship-registry serve` binary, each sent as an attacker would send
 //! it (raw requests on a 127.0.0.1 socket where a well-behaved client library would refuse to
 //! send them): a repository name or a `Host` header crafted to inject into the token
-//! challenge.
+//! challenge, and manifests that declare a browser media type.
 #![cfg(feature = "server")]
 
 mod common;
 
-use common::{error_code, write_token_file, BinServer, TempDir};
+use common::{
+    agent, body, error_code, header, push_blob, push_manifest, write_token_file, BinServer, TempDir,
+};
+use coreship_registry::oci::{self, Descriptor, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use coreship_registry::Sha256Digest;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -171,5 +175,80 @@ fn an_external_url_names_the_realm_whatever_the_host_header() {
             ["Bearer realm=\"https://registry.example.com:8443/token\",service=\"coreship-registry\""],
             "Host: {host}"
         );
+    }
+}
+
+/// An image index with `media_type` in its body.
+fn index_declaring(media_type: &str) -> Vec<u8> {
+    format!(
+        "{{\"schemaVersion\":2,\"mediaType\":{},\"manifests\":[],\
+         \"annotations\":{{\"x\":\"<script>alert(document.domain)</script>\"}}}}",
+        serde_json::to_string(media_type).unwrap()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn manifests_with_a_media_type_outside_the_manifest_set_are_refused_and_nothing_is_stored() {
+    let dir = TempDir::new("hostile-media-type");
+    let srv = server(&dir, &[]);
+    let (a, base) = (agent(), srv.url(""));
+    push_blob(&a, &base, "r", b"{}");
+    let html = index_declaring("text/html");
+    let control = index_declaring(&format!("{MEDIA_TYPE_INDEX}\u{7}"));
+    let plain = br#"{"schemaVersion":2,"manifests":[]}"#.to_vec();
+    let cases: [(&str, &[u8]); 5] = [
+        // Served back as text/html, its script would run on the registry's own origin.
+        ("text/html", &html),
+        (MEDIA_TYPE_INDEX, &html),
+        // The document says nothing; the Content-Type alone would become the served type.
+        ("text/html", &plain),
+        // Stored, a control character makes every later GET of the manifest fail.
+        (MEDIA_TYPE_INDEX, &control),
+        // The two disagree.
+        (MEDIA_TYPE_MANIFEST, &index_declaring(MEDIA_TYPE_INDEX)),
+    ];
+    for (content_type, bytes) in cases {
+        let digest = Sha256Digest::of(bytes);
+        for reference in ["v1".to_string(), digest.to_string()] {
+            let mut r = push_manifest(&a, &base, "r", &reference, content_type, bytes);
+            let answer = body(&mut r);
+            let what = format!(
+                "PUT {reference} as {content_type}: {}",
+                String::from_utf8_lossy(bytes)
+            );
+            assert_eq!(r.status(), 400, "{what}");
+            assert_eq!(error_code(&answer), "MANIFEST_INVALID", "{what}");
+        }
+        let r = a
+            .get(&format!("{base}/v2/r/manifests/{digest}"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 404, "{content_type} was stored");
+        let blob = dir.path().join("root/blobs/sha256").join(digest.hex());
+        assert!(!blob.exists(), "its bytes were stored");
+    }
+    assert!(!dir.path().join("root/repositories/r/_manifests").exists());
+    assert!(!dir.path().join("root/repositories/r/_tags").exists());
+    // Each type of the set is accepted and served as it was declared.
+    for media_type in [
+        MEDIA_TYPE_INDEX,
+        oci::MEDIA_TYPE_DOCKER_LIST,
+        MEDIA_TYPE_MANIFEST,
+        oci::MEDIA_TYPE_DOCKER_MANIFEST,
+    ] {
+        let bytes = match media_type {
+            MEDIA_TYPE_INDEX | oci::MEDIA_TYPE_DOCKER_LIST => {
+                format!("{{\"schemaVersion\":2,\"mediaType\":\"{media_type}\",\"manifests\":[]}}")
+            }
+            _ => format!(
+                "{{\"schemaVersion\":2,\"mediaType\":\"{media_type}\",\"config\":{}}}",
+                serde_json::to_string(&Descriptor::of(oci::MEDIA_TYPE_EMPTY, b"{}")).unwrap()
+            ),
+        };
+        let r = push_manifest(&a, &base, "r", "ok", media_type, bytes.as_bytes());
+        assert_eq!(r.status(), 201, "{media_type}");
+        let r = a.get(&format!("{base}/v2/r/manifests/ok")).call().unwrap();
+        assert_eq!(header(&r, "content-type"), media_type);
     }
 }

@@ -1,16 +1,22 @@
 //! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>`.
 //!
 //! A manifest is stored as a blob plus a link holding its media type; a tag is a file holding
-//! a digest. `PUT` checks everything before it writes anything: size, syntax, the digest of a
-//! digest reference, and that every blob (image manifest) or child manifest (index) it names
-//! is already in the repository. The order of writes (blob, link, referrer record, tag) means a
-//! crash leaves at most an untagged manifest, never a tag without its content.
+//! a digest. `PUT` checks everything before it writes anything: size, syntax, the media type
+//! (the document's `mediaType` and the `Content-Type` must both be manifest or index types,
+//! and the same one when both are given: `GET` serves it back, so a browser type would make
+//! the registry's origin serve a pusher's HTML), the digest of a digest reference, and that
+//! every blob (image manifest) or child manifest (index) it names is already in the
+//! repository. The order of writes (blob, link, referrer record, tag) means a crash leaves at
+//! most an untagged manifest, never a tag without its content.
 
 use super::blobs::DIGEST_HEADER;
 use super::error::{ApiError, Code};
 use super::storage::RepoName;
 use super::AppState;
-use crate::oci::{Descriptor, Manifest, MAX_MANIFEST_BYTES};
+use crate::oci::{
+    is_manifest_media_type, Descriptor, Manifest, MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_LIST,
+    MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+};
 use crate::{valid_tag, Sha256Digest};
 use axum::extract::Request;
 use axum::http::{header, HeaderName, StatusCode};
@@ -19,6 +25,14 @@ use axum::response::{IntoResponse, Response};
 /// `OCI-Subject`: the subject digest of a pushed referrer, telling clients that the registry
 /// records referrers itself.
 const SUBJECT_HEADER: &str = "oci-subject";
+
+/// The media types a manifest may be pushed and served with.
+const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    MEDIA_TYPE_MANIFEST,
+    MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_DOCKER_MANIFEST,
+    MEDIA_TYPE_DOCKER_LIST,
+];
 
 /// A manifest reference: a tag or a digest.
 enum Ref {
@@ -64,10 +78,16 @@ pub(crate) fn get(
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let digest = resolve(state, &repo, reference)?;
-    let media_type = state
+    let stored = state
         .storage()
         .manifest_media_type(&repo, &digest)?
         .ok_or_else(|| manifest_unknown(reference))?;
+    // Only a manifest type is ever served: anything else was stored before media types were
+    // checked, and is served as bytes rather than as what its pusher said it is.
+    let media_type = match is_manifest_media_type(&stored) {
+        true => stored,
+        false => "application/octet-stream".to_string(),
+    };
     let blobs = state.storage().blobs();
     let headers = |len: u64| {
         [
@@ -145,18 +165,42 @@ pub(crate) async fn put(
         invalid("reference is neither a valid tag nor a sha256 digest")
             .detail(serde_json::json!({ "reference": reference }))
     })?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
-        .filter(|v| !v.is_empty());
+    let content_type = match req.headers().get(header::CONTENT_TYPE) {
+        None => None,
+        Some(v) => {
+            let essence = v.to_str().map(|v| v.split(';').next().unwrap_or("").trim());
+            match essence {
+                Ok("") => None,
+                Ok(t) if is_manifest_media_type(t) => Some(t.to_string()),
+                _ => {
+                    return Err(invalid(format!(
+                        "Content-Type is not a manifest media type: send one of {}",
+                        MANIFEST_MEDIA_TYPES.join(", ")
+                    )))
+                }
+            }
+        }
+    };
     let mut body = req.into_body();
     let bytes = super::body::read_to_vec(&mut body, MAX_MANIFEST_BYTES, state.read_timeout())
         .await
         .map_err(|e| e.refusal(Code::ManifestInvalid))?;
     let manifest =
         Manifest::parse(&bytes, content_type.as_deref()).map_err(|e| invalid(format!("{e}")))?;
+    let declared = manifest.declared_media_type();
+    if let (Some(declared), Some(sent)) = (declared, content_type.as_deref()) {
+        if declared != sent {
+            return Err(invalid(format!(
+                "Content-Type {sent} differs from the document's mediaType {declared}: send the same type"
+            )));
+        }
+    }
+    // Never empty, always one of MANIFEST_MEDIA_TYPES: the document's, else the one sent,
+    // else the OCI type of the document's shape.
+    let media_type = declared
+        .or(content_type.as_deref())
+        .unwrap_or(manifest.media_type())
+        .to_string();
     let digest = Sha256Digest::of(&bytes);
     if let Ref::Digest(d) = &reference_parsed {
         if *d != digest {
@@ -168,12 +212,6 @@ pub(crate) async fn put(
         }
     }
     check_references(state, &repo, &manifest)?;
-    let media_type = match (&manifest, content_type.as_deref()) {
-        (Manifest::Image(m), _) if m.media_type.is_some() => manifest.media_type().to_string(),
-        (Manifest::Index(i), _) if i.media_type.is_some() => manifest.media_type().to_string(),
-        (_, Some(ct)) if crate::oci::is_manifest_media_type(ct) => ct.to_string(),
-        _ => manifest.media_type().to_string(),
-    };
     let st = state.clone();
     let tag = match reference_parsed {
         Ref::Tag(t) => Some(t),

@@ -12,6 +12,8 @@
 //! - `MANIFEST_BLOB_UNKNOWN` (400) for a manifest naming a missing blob *and* for an index
 //!   naming a manifest not in the repository; `MANIFEST_INVALID` (400) for syntax, a bad tag
 //!   or a descriptor size that differs from the stored content.
+//! - `MANIFEST_INVALID` (400) too for a `mediaType` or a `Content-Type` outside the OCI and
+//!   Docker manifest and index types, or the two disagreeing: `GET` serves that type back.
 //! - A manifest over 4 MiB is `413 SIZE_INVALID`; an unsatisfiable blob `Range` is `416
 //!   SIZE_INVALID` with `Content-Range: bytes */<len>`; a chunk that does not continue at the
 //!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
