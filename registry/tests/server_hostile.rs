@@ -1,7 +1,8 @@
 //! Attacks on the real `coreship-registry serve` binary, each sent as an attacker would send
 //! it (raw requests on a 127.0.0.1 socket where a well-behaved client library would refuse to
 //! send them): a repository name or a `Host` header crafted to inject into the token
-//! challenge, and manifests that declare a browser media type.
+//! challenge, manifests that declare a browser media type, and a huge config that the web
+//! page would read on every visit.
 #![cfg(feature = "server")]
 
 mod common;
@@ -9,10 +10,15 @@ mod common;
 use common::{
     agent, body, error_code, header, push_blob, push_manifest, write_token_file, BinServer, TempDir,
 };
-use coreship_registry::oci::{self, Descriptor, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
-use coreship_registry::Sha256Digest;
+use coreship_registry::artifact::{self, MEDIA_TYPE_CONFIG};
+use coreship_registry::oci::{
+    self, Descriptor, ImageManifest, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+};
+use coreship_registry::server::storage::{RepoName, Storage};
+use coreship_registry::{Arch, Package, Sha256Digest};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 /// A server with the test's push token on a fresh root, started with `extra` arguments.
@@ -251,4 +257,113 @@ fn manifests_with_a_media_type_outside_the_manifest_set_are_refused_and_nothing_
         let r = a.get(&format!("{base}/v2/r/manifests/ok")).call().unwrap();
         assert_eq!(header(&r, "content-type"), media_type);
     }
+}
+
+/// The server's peak resident set (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+/// Writes, into the storage under `root`, an image manifest of a probe whose package
+/// description (its config blob) has `description_len` bytes of description, tagged `tag`, as
+/// a registry without a config size limit would have accepted it.
+fn store_probe(dir: &Path, root: &Path, repo: &str, tag: &str, description_len: usize) {
+    let name = repo.rsplit('/').next().unwrap();
+    let pkg_dir = common::package_dir(dir, name, &[Arch::X86_64]);
+    let mut pkg = Package::read_dir(&pkg_dir).unwrap();
+    pkg.description = Some("d".repeat(description_len));
+    let config = pkg.to_json();
+    let object = std::fs::read(pkg_dir.join(&pkg.objects[0].file)).unwrap();
+    let manifest = oci::to_json(&ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+        artifact_type: Some(artifact::ARTIFACT_TYPE.into()),
+        config: Descriptor::of(MEDIA_TYPE_CONFIG, &config),
+        layers: vec![Descriptor::of(artifact::MEDIA_TYPE_OBJECT, &object)],
+        subject: None,
+        annotations: Default::default(),
+    });
+    let storage = Storage::open(root).unwrap();
+    let repo = RepoName::parse(repo).unwrap();
+    for blob in [&config, &object] {
+        let d = storage.blobs().put(blob).unwrap();
+        storage.link_blob(&repo, &d).unwrap();
+    }
+    let d = storage.blobs().put(&manifest).unwrap();
+    storage
+        .link_manifest(&repo, &d, MEDIA_TYPE_MANIFEST)
+        .unwrap();
+    storage.set_tag(&repo, tag, &d).unwrap();
+}
+
+const BIG_CONFIG: usize = 48 << 20;
+
+#[test]
+fn the_web_page_reads_a_bounded_prefix_of_each_config() {
+    let dir = TempDir::new("hostile-web");
+    let root = dir.path().join("root");
+    store_probe(dir.path(), &root, "probes/huge", "1.0", BIG_CONFIG);
+    store_probe(dir.path(), &root, "probes/small", "1.0", 10);
+    let srv = server(&dir, &[]);
+    let pid = srv.child.0.as_ref().unwrap().id();
+    let a = agent();
+    assert_eq!(a.get(&srv.url("/v2/")).call().unwrap().status(), 200);
+    let before = peak_rss_kib(pid);
+    let pages: Vec<String> = std::thread::scope(|s| {
+        let visits: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut r = agent().get(&srv.url("/")).call().unwrap();
+                    assert_eq!(r.status(), 200);
+                    String::from_utf8(body(&mut r)).unwrap()
+                })
+            })
+            .collect();
+        visits.into_iter().map(|v| v.join().unwrap()).collect()
+    });
+    let grown = peak_rss_kib(pid).saturating_sub(before);
+    assert!(
+        grown < (BIG_CONFIG as u64 >> 10) / 4,
+        "four visits of / took the server's peak RSS from {before} KiB up by {grown} KiB \
+         (the config has {} KiB)",
+        BIG_CONFIG >> 10
+    );
+    for page in pages {
+        let huge = page.split("probes/huge").nth(1).unwrap();
+        let huge = huge.split("probes/small").next().unwrap();
+        assert!(huge.contains("config too large to show"), "{huge}");
+        assert!(
+            page.contains("handle_small"),
+            "small configs are still shown"
+        );
+    }
+}
+
+#[test]
+fn a_push_declaring_a_config_over_the_cap_is_refused() {
+    let dir = TempDir::new("hostile-config-cap");
+    let srv = server(&dir, &[]);
+    let (a, base) = (agent(), srv.url(""));
+    let config = vec![b' '; (1 << 20) + 1];
+    push_blob(&a, &base, "r", &config);
+    let manifest = oci::to_json(&ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+        artifact_type: Some(artifact::ARTIFACT_TYPE.into()),
+        config: Descriptor::of(MEDIA_TYPE_CONFIG, &config),
+        layers: vec![],
+        subject: None,
+        annotations: Default::default(),
+    });
+    let mut r = push_manifest(&a, &base, "r", "v1", MEDIA_TYPE_MANIFEST, &manifest);
+    let answer = String::from_utf8(body(&mut r)).unwrap();
+    assert_eq!(r.status(), 400, "{answer}");
+    assert_eq!(error_code(answer.as_bytes()), "MANIFEST_INVALID");
+    assert!(answer.contains("1048576"), "names the cap: {answer}");
+    assert!(!dir.path().join("root/repositories/r/_tags").exists());
 }

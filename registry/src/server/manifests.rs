@@ -4,15 +4,17 @@
 //! a digest. `PUT` checks everything before it writes anything: size, syntax, the media type
 //! (the document's `mediaType` and the `Content-Type` must both be manifest or index types,
 //! and the same one when both are given: `GET` serves it back, so a browser type would make
-//! the registry's origin serve a pusher's HTML), the digest of a digest reference, and that
-//! every blob (image manifest) or child manifest (index) it names is already in the
-//! repository. The order of writes (blob, link, referrer record, tag) means a crash leaves at
-//! most an untagged manifest, never a tag without its content.
+//! the registry's origin serve a pusher's HTML), the size a coreship config may declare, the
+//! digest of a digest reference, and that every blob (image manifest) or child manifest
+//! (index) it names is already in the repository. The order of writes (blob, link, referrer
+//! record, tag) means a crash leaves at most an untagged manifest, never a tag without its
+//! content.
 
 use super::blobs::DIGEST_HEADER;
 use super::error::{ApiError, Code};
 use super::storage::RepoName;
 use super::AppState;
+use crate::artifact::MEDIA_TYPE_CONFIG;
 use crate::oci::{
     is_manifest_media_type, Descriptor, Manifest, MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_LIST,
     MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
@@ -25,6 +27,10 @@ use axum::response::{IntoResponse, Response};
 /// `OCI-Subject`: the subject digest of a pushed referrer, telling clients that the registry
 /// records referrers itself.
 const SUBJECT_HEADER: &str = "oci-subject";
+
+/// Largest coreship config (the package description) a pushed manifest may declare. A
+/// description is a few KiB; this leaves room for minimal BTF listed for thousands of kernels.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The media types a manifest may be pushed and served with.
 const MANIFEST_MEDIA_TYPES: [&str; 4] = [
@@ -201,6 +207,16 @@ pub(crate) async fn put(
         .or(content_type.as_deref())
         .unwrap_or(manifest.media_type())
         .to_string();
+    if let Manifest::Image(m) = &manifest {
+        if m.config.media_type == MEDIA_TYPE_CONFIG && m.config.size > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "the coreship config is {} bytes, over this registry's limit of {MAX_CONFIG_BYTES} \
+                 bytes for a package description",
+                m.config.size
+            ))
+            .detail(serde_json::json!({ "size": m.config.size, "limit": MAX_CONFIG_BYTES })));
+        }
+    }
     let digest = Sha256Digest::of(&bytes);
     if let Ref::Digest(d) = &reference_parsed {
         if *d != digest {

@@ -17,6 +17,7 @@
 //! - A manifest over 4 MiB is `413 SIZE_INVALID`; an unsatisfiable blob `Range` is `416
 //!   SIZE_INVALID` with `Content-Range: bytes */<len>`; a chunk that does not continue at the
 //!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
+//! - A coreship config declared larger than [`MAX_CONFIG_BYTES`] is `400 MANIFEST_INVALID`.
 //! - A pull-only token trying to write gets `401` with a fresh challenge (not 403), so clients
 //!   ask the token endpoint again with their push credentials.
 //! - An invalid repository name is `400 NAME_INVALID` before credentials are looked at, so
@@ -47,6 +48,7 @@ pub use auth::{parse_token_file, Access, Auth};
 pub use error::{ApiError, Code};
 pub use gc::{collect_garbage, GcOptions, GcReport};
 pub use listen::max_connections;
+pub use manifests::MAX_CONFIG_BYTES;
 pub use route::Endpoint;
 pub use storage::Storage;
 
@@ -142,6 +144,8 @@ struct Inner {
     read_timeout: Duration,
     /// One lock per upload session, so that chunks of a session are appended one at a time.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Turns of the web page at reading the storage.
+    page_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// Shared state of the handlers.
@@ -170,6 +174,7 @@ impl AppState {
             logger: opts.logger,
             read_timeout: opts.read_timeout,
             upload_locks: Mutex::new(HashMap::new()),
+            page_turns: Arc::new(tokio::sync::Semaphore::new(web::PAGE_RENDERS)),
         }));
         if removed > 0 {
             state.log(&format!(
@@ -194,6 +199,13 @@ impl AppState {
 
     pub(crate) fn read_timeout(&self) -> Duration {
         self.0.read_timeout
+    }
+
+    /// Waits for a turn of the web page at reading the storage (held until dropped, also by
+    /// a rendering that goes on after its client left).
+    pub(crate) async fn page_turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        let turns = self.0.page_turns.clone();
+        turns.acquire_owned().await.expect("never closed")
     }
 
     pub(crate) fn log(&self, line: &str) {
