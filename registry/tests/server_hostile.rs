@@ -1,18 +1,19 @@
 //! Attacks on the real `coreship-registry serve` binary, each sent as an attacker would send
 //! it (raw requests on a 127.0.0.1 socket where a well-behaved client library would refuse to
 //! send them): a repository name or a `Host` header crafted to inject into the token
-//! challenge, manifests that declare a browser media type, and a huge config that the web
-//! page would read on every visit.
+//! challenge, manifests that declare a browser media type, deletes that would break an
+//! immutable tag, and a huge config that the web page would read on every visit.
 #![cfg(feature = "server")]
 
 mod common;
 
 use common::{
-    agent, body, error_code, header, push_blob, push_manifest, write_token_file, BinServer, TempDir,
+    agent, assert_tags_complete, bearer, body, error_code, header, push_blob, push_manifest,
+    push_packed, write_token_file, BinServer, TempDir,
 };
 use coreship_registry::artifact::{self, MEDIA_TYPE_CONFIG};
 use coreship_registry::oci::{
-    self, Descriptor, ImageManifest, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+    self, Descriptor, ImageManifest, Manifest, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
 };
 use coreship_registry::server::storage::{RepoName, Storage};
 use coreship_registry::{Arch, Package, Sha256Digest};
@@ -257,6 +258,82 @@ fn manifests_with_a_media_type_outside_the_manifest_set_are_refused_and_nothing_
         let r = a.get(&format!("{base}/v2/r/manifests/ok")).call().unwrap();
         assert_eq!(header(&r, "content-type"), media_type);
     }
+}
+
+/// DELETE `path` with the push token: the status and the error code, if any.
+fn delete(a: &ureq::Agent, base: &str, path: &str) -> (u16, String) {
+    let mut r = a
+        .delete(&format!("{base}{path}"))
+        .header("Authorization", &bearer())
+        .call()
+        .unwrap();
+    let bytes = body(&mut r);
+    let code = match bytes.is_empty() {
+        true => String::new(),
+        false => error_code(&bytes),
+    };
+    (r.status().as_u16(), code)
+}
+
+fn image(m: &artifact::Blob) -> ImageManifest {
+    match Manifest::parse(&m.bytes, Some(&m.descriptor.media_type)).unwrap() {
+        Manifest::Image(i) => i,
+        Manifest::Index(_) => panic!("a platform manifest is an image manifest"),
+    }
+}
+
+#[test]
+fn with_immutable_tags_nothing_a_tag_reaches_can_be_deleted() {
+    let dir = TempDir::new("hostile-immutable");
+    let srv = server(&dir, &["--immutable-tags"]);
+    let (a, base) = (agent(), srv.url(""));
+    let repo = "probes/execsnoop";
+    let packed = common::packed(dir.path(), "execsnoop");
+    push_packed(&a, &base, repo, "0.1.0", &packed);
+    let before = assert_tags_complete(&a, &base);
+    let child = &packed.manifests[0];
+    let child_image = image(child);
+    let reached = [
+        format!("/v2/{repo}/manifests/{}", packed.root.descriptor.digest),
+        format!("/v2/{repo}/manifests/0.1.0"),
+        // A platform manifest of the tagged index: the tag would name a broken index.
+        format!("/v2/{repo}/manifests/{}", child.descriptor.digest),
+        // Its object layer and its config.
+        format!("/v2/{repo}/blobs/{}", child_image.layers[0].digest),
+        format!("/v2/{repo}/blobs/{}", child_image.config.digest),
+    ];
+    for path in &reached {
+        assert_eq!(
+            delete(&a, &base, path),
+            (403, "DENIED".to_string()),
+            "DELETE {path}"
+        );
+    }
+    assert_eq!(assert_tags_complete(&a, &base), before, "the tag resolves");
+
+    // What no tag reaches stays deletable: a signature (a referrer of the tagged index) can
+    // be withdrawn, e.g. after its key leaked.
+    let (sig_blobs, sig) = artifact::signature(
+        &packed.root.descriptor,
+        b"untrusted comment: test\nRWQ...",
+        false,
+    );
+    for b in &sig_blobs {
+        push_blob(&a, &base, repo, &b.bytes);
+    }
+    let digest = sig.descriptor.digest.to_string();
+    let r = push_manifest(&a, &base, repo, &digest, MEDIA_TYPE_MANIFEST, &sig.bytes);
+    assert_eq!(r.status(), 201);
+    let sig_layer = image(&sig).layers[0].digest;
+    assert_eq!(
+        delete(&a, &base, &format!("/v2/{repo}/manifests/{digest}")),
+        (202, String::new())
+    );
+    assert_eq!(
+        delete(&a, &base, &format!("/v2/{repo}/blobs/{sig_layer}")),
+        (202, String::new())
+    );
+    assert_eq!(assert_tags_complete(&a, &base), before);
 }
 
 /// The server's peak resident set (`VmHWM`), in KiB.

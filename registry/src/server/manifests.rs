@@ -12,7 +12,7 @@
 
 use super::blobs::DIGEST_HEADER;
 use super::error::{ApiError, Code};
-use super::storage::RepoName;
+use super::storage::{RepoName, Storage};
 use super::AppState;
 use crate::artifact::MEDIA_TYPE_CONFIG;
 use crate::oci::{
@@ -23,6 +23,7 @@ use crate::{valid_tag, Sha256Digest};
 use axum::extract::Request;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::collections::BTreeSet;
 
 /// `OCI-Subject`: the subject digest of a pushed referrer, telling clients that the registry
 /// records referrers itself.
@@ -301,6 +302,52 @@ fn immutable(tag: &str, current: &Sha256Digest) -> ApiError {
     .detail(serde_json::json!({ "tag": tag, "digest": current }))
 }
 
+/// A tag of `repo` that reaches `digest`, with the manifest it points at: the tag points at
+/// it, or at an index that lists it (at any depth), or at a manifest that names it as a blob.
+pub(crate) fn tag_reaching(
+    storage: &Storage,
+    repo: &RepoName,
+    digest: &Sha256Digest,
+) -> Result<Option<(String, Sha256Digest)>, ApiError> {
+    let mut walked = BTreeSet::new();
+    for tag in storage.tags(repo)? {
+        let Some(root) = storage.tag(repo, &tag)? else {
+            continue;
+        };
+        if root == *digest {
+            return Ok(Some((tag, root)));
+        }
+        if walked.insert(root) && super::gc::reachable(storage, [root]).contains(digest) {
+            return Ok(Some((tag, root)));
+        }
+    }
+    Ok(None)
+}
+
+/// With `--immutable-tags`, refuses to delete `digest` from `repo` when a tag needs it (403):
+/// the tag would no longer resolve to a whole artifact.
+pub(crate) fn keep_what_tags_reach(
+    state: &AppState,
+    repo: &RepoName,
+    digest: &Sha256Digest,
+) -> Result<(), ApiError> {
+    if !state.immutable_tags() {
+        return Ok(());
+    }
+    match tag_reaching(state.storage(), repo, digest)? {
+        None => Ok(()),
+        Some((tag, root)) if root == *digest => Err(immutable(&tag, &root)),
+        Some((tag, root)) => Err(ApiError::new(
+            Code::Denied,
+            format!(
+                "tag {tag} is immutable on this registry and its manifest {root} needs {digest}; \
+                 deleting it would break the tag"
+            ),
+        )
+        .detail(serde_json::json!({ "tag": tag, "digest": digest }))),
+    }
+}
+
 /// `DELETE`: a tag reference removes the tag; a digest removes the manifest, every tag
 /// pointing at it and its referrer record; 202.
 pub(crate) async fn delete(
@@ -322,14 +369,12 @@ pub(crate) async fn delete(
             }
         }
         Some(Ref::Digest(digest)) => {
+            keep_what_tags_reach(state, &repo, &digest)?;
             let tags: Vec<String> = storage
                 .tags(&repo)?
                 .into_iter()
                 .filter(|t| storage.tag(&repo, t).ok().flatten() == Some(digest))
                 .collect();
-            if let (true, Some(t)) = (state.immutable_tags(), tags.first()) {
-                return Err(immutable(t, &digest));
-            }
             let subject = storage
                 .blobs()
                 .read(&digest)

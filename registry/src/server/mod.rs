@@ -8,7 +8,10 @@
 //! Error choices where the spec leaves room:
 //! - `--immutable-tags`: moving an existing tag to another digest, or deleting it, is `403
 //!   DENIED` (the credentials are fine, the registry's policy forbids it; the message names
-//!   the digest the tag keeps). Pushing the same digest again is `201`.
+//!   the digest the tag keeps). Pushing the same digest again is `201`. Deleting what a tag
+//!   reaches is `403 DENIED` too: a manifest its index lists (at any depth), or a blob one of
+//!   those names, so that a tag always resolves to a whole artifact. A referrer (a signature)
+//!   is not reached through its subject and stays deletable, e.g. after its key leaked.
 //! - `MANIFEST_BLOB_UNKNOWN` (400) for a manifest naming a missing blob *and* for an index
 //!   naming a manifest not in the repository; `MANIFEST_INVALID` (400) for syntax, a bad tag
 //!   or a descriptor size that differs from the stored content.
