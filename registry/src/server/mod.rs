@@ -29,7 +29,8 @@
 //!   failure `500 UNKNOWN`; a refused upload's body is read to its end first, so the client
 //!   gets the answer rather than a reset.
 //! - A request body that pauses longer than the read timeout is `408` with
-//!   `BLOB_UPLOAD_INVALID` (an upload) or `MANIFEST_INVALID`; what it sent is dropped.
+//!   `BLOB_UPLOAD_INVALID` (an upload) or `MANIFEST_INVALID`; what it sent is dropped. A
+//!   response the client reads nothing of for the read timeout ends its connection.
 //!
 //! [`BlobStore`]: crate::store::BlobStore
 
@@ -83,8 +84,9 @@ pub struct ServerOptions {
     pub immutable_tags: bool,
     /// Where log lines go (`None`: nowhere).
     pub logger: Option<Logger>,
-    /// How long a client may take to send a request head, or pause in a request body,
-    /// before its connection is closed ([`DEFAULT_READ_TIMEOUT`] unless told).
+    /// How long a client may take to send a request head, pause in a request body, or leave
+    /// a response unread, before its connection is closed ([`DEFAULT_READ_TIMEOUT`] unless
+    /// told).
     pub read_timeout: Duration,
     /// The URL clients reach the registry at (`http(s)://host[:port]`), named as the realm
     /// of token challenges; `None`: the request's `Host` when valid, else the listen address.

@@ -26,8 +26,9 @@ pub struct Args {
     /// Refuse to move an existing tag to another digest or to delete it (403 DENIED).
     #[arg(long)]
     immutable_tags: bool,
-    /// Close a connection whose request head takes longer than this to arrive, or whose
-    /// request body pauses longer than this (e.g. 30s, 2m)
+    /// Close a connection whose request head takes longer than this to arrive, whose
+    /// request body pauses longer than this, or whose client reads nothing of a response for
+    /// this long (e.g. 30s, 2m)
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
     read_timeout: Duration,
     /// The URL clients reach this registry at, e.g. https://registry.example.com behind a TLS
