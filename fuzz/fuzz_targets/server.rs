@@ -5,15 +5,19 @@
 //!
 //! Invariants checked: no panic; every status is one the server documents; JSON responses
 //! are JSON; served content hashes to the digest it is served under, ranges are the right
-//! slice; nothing is written outside the root, and the root holds only the documented
-//! layout, every link naming stored content and no temp file left behind.
+//! slice; a manifest is served only as a manifest media type; a challenge's realm is the
+//! external URL, else the request's `Host` only when it is a plain `host[:port]`, and its
+//! scope names only a valid repository; nothing is written outside the root, and the root
+//! holds only the documented layout, every link naming stored content and no temp file left
+//! behind.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use coreship_registry::oci::{self, Descriptor, ImageIndex, ImageManifest};
-use coreship_registry::server::{app, AppState, ServerOptions};
+use coreship_registry::server::auth::valid_authority;
+use coreship_registry::server::{app, AppState, Endpoint, ServerOptions};
 use coreship_registry::{valid_repository, valid_tag, Sha256Digest};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
@@ -22,6 +26,8 @@ use tower::ServiceExt;
 
 const TOKEN: &str = "push-s3cret";
 const MAX_STEPS: usize = 12;
+/// `--external-url` when the input asks for one.
+const EXTERNAL_URL: &str = "https://registry.example:8443";
 
 const REPOS: [&str; 5] = ["a", "probes/execsnoop", "a/b", "x.y-z__w", "a/blobs/b"];
 const SEGS: [&str; 12] = [
@@ -221,6 +227,7 @@ enum Step {
 struct Input {
     private: bool,
     immutable_tags: bool,
+    external_url: bool,
     steps: Vec<Step>,
 }
 
@@ -554,7 +561,13 @@ fn request(mem: &mut Memory, step: &Step) -> Option<(Request<Body>, Vec<u8>)> {
                 MEDIA_TYPES[usize::from(*i) % MEDIA_TYPES.len()],
             ),
             Header::ContentTypeRaw(v) => b.header(header::CONTENT_TYPE, v.as_str()),
-            Header::Host(v) => b.header(header::HOST, v.as_str()),
+            // Replaces the default, so that the server sees this one.
+            Header::Host(v) => {
+                if let (Some(h), Ok(v)) = (b.headers_mut(), v.parse()) {
+                    h.insert(header::HOST, v);
+                }
+                b
+            }
             Header::ForwardedHttps => b.header("x-forwarded-proto", "https"),
             Header::Raw(k, v) => b.header(k.as_str(), v.as_str()),
         };
@@ -568,26 +581,82 @@ fn request(mem: &mut Memory, step: &Step) -> Option<(Request<Body>, Vec<u8>)> {
 fn allowed(s: StatusCode) -> bool {
     matches!(
         s.as_u16(),
-        200 | 201 | 202 | 204 | 206 | 400 | 401 | 403 | 404 | 405 | 413 | 416 | 429
+        200 | 201 | 202 | 204 | 206 | 400 | 401 | 403 | 404 | 405 | 413 | 416
     )
+}
+
+fn header_value(headers: &header::HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn header_str<'a>(resp: &'a Response<Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A `Bearer` challenge names `<origin>/token` (the external URL, else `http://` and the
+/// request's `Host` when it is a plain `host[:port]`, else `http://localhost` in process) and
+/// at most a scope of a valid repository: nothing of the request but those reaches it.
+fn check_challenge(value: &str, host: Option<&str>, external: bool) {
+    let origin = match (external, host.filter(|h| valid_authority(h))) {
+        (true, _) => EXTERNAL_URL.to_string(),
+        (false, Some(h)) => format!("http://{h}"),
+        (false, None) => "http://localhost".to_string(),
+    };
+    let base = format!("Bearer realm=\"{origin}/token\",service=\"coreship-registry\"");
+    let rest = value
+        .strip_prefix(&base)
+        .unwrap_or_else(|| panic!("challenge {value:?} for Host {host:?}"));
+    if !rest.is_empty() {
+        let name = rest
+            .strip_prefix(",scope=\"repository:")
+            .and_then(|r| r.strip_suffix(":pull,push\""))
+            .unwrap_or_else(|| panic!("challenge {value:?}"));
+        assert!(valid_repository(name), "challenge scope {name:?}");
+    }
+}
+
+/// What the request was, as `check_response` needs it.
+struct Sent {
+    method: String,
+    path: String,
+    host: Option<String>,
+    external_url: bool,
+}
+
 fn check_response(
     state: &AppState,
-    method: &str,
+    sent: &Sent,
     resp: Response<Body>,
     mem: &mut Memory,
 ) -> Vec<u8> {
+    let method = sent.method.as_str();
     let status = resp.status();
     assert!(allowed(status), "status {status}");
     assert_eq!(
         header_str(&resp, "docker-distribution-api-version"),
         Some("registry/2.0")
     );
+    for v in resp.headers().get_all(header::WWW_AUTHENTICATE) {
+        let v = v.to_str().expect("a challenge is ASCII");
+        if v.starts_with("Bearer ") {
+            check_challenge(v, sent.host.as_deref(), sent.external_url);
+        }
+    }
+    let manifest = sent
+        .path
+        .strip_prefix("/v2/")
+        .and_then(Endpoint::parse)
+        .is_some_and(|e| matches!(e, Endpoint::Manifest(..)));
+    if status == StatusCode::OK && manifest {
+        let served = header_str(&resp, "content-type").unwrap_or("");
+        assert!(
+            oci::is_manifest_media_type(served),
+            "manifest served as {served:?}"
+        );
+    }
     let digest = header_str(&resp, "docker-content-digest").map(str::to_string);
     let content_range = header_str(&resp, "content-range").map(str::to_string);
     let content_length = header_str(&resp, "content-length").map(str::to_string);
@@ -764,6 +833,7 @@ fuzz_target!(|input: Input| {
         immutable_tags: input.immutable_tags,
         logger: None,
         read_timeout: coreship_registry::server::DEFAULT_READ_TIMEOUT,
+        external_url: input.external_url.then(|| EXTERNAL_URL.to_string()),
     })
     .expect("app state");
     let mut mem = Memory::default();
@@ -773,6 +843,12 @@ fuzz_target!(|input: Input| {
         };
         let method = req.method().to_string();
         let uri = req.uri().to_string();
+        let sent = Sent {
+            method: method.clone(),
+            path: req.uri().path().to_string(),
+            host: header_value(req.headers(), header::HOST),
+            external_url: input.external_url,
+        };
         let resp = runtime()
             .block_on(app(state.clone()).oneshot(req))
             .expect("the router is infallible");
@@ -780,7 +856,7 @@ fuzz_target!(|input: Input| {
         if trace() {
             eprintln!("fuzz: {method} {uri} -> {status}");
         }
-        check_response(&state, &method, resp, &mut mem);
+        check_response(&state, &sent, resp, &mut mem);
         match (step, status) {
             (Step::Chunk(_, bytes), StatusCode::ACCEPTED) => mem.upload.extend_from_slice(bytes),
             (Step::Request { .. }, StatusCode::ACCEPTED) if method == "POST" => mem.upload.clear(),

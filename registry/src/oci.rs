@@ -193,6 +193,8 @@ struct Probe {
 impl Manifest {
     /// Parses manifest bytes. `content_type` is the media type the registry or the referring
     /// descriptor gave, used when the document itself does not say (both are optional in OCI).
+    /// A `mediaType` the document declares must be one of the manifest and index types
+    /// ([`is_manifest_media_type`]): whoever serves the document back serves that type.
     pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, ManifestError> {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(ManifestError::TooLarge(bytes.len()));
@@ -202,8 +204,11 @@ impl Manifest {
                 kind: "manifest",
                 source,
             })?;
-        let media_type = probe
-            .media_type
+        let declared = probe.media_type.filter(|m| !m.is_empty());
+        if let Some(m) = declared.as_deref().filter(|m| !is_manifest_media_type(m)) {
+            return Err(ManifestError::MediaType(m.to_string()));
+        }
+        let media_type = declared
             .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_string()))
             .filter(|m| !m.is_empty());
         let is_index = match media_type.as_deref() {
@@ -235,11 +240,22 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// The media type the document declares, or the OCI one for its kind.
+    /// The media type the document declares (one of the manifest types, by [`parse`]), or
+    /// the OCI one for its kind.
+    ///
+    /// [`parse`]: Manifest::parse
     pub fn media_type(&self) -> &str {
         match self {
-            Manifest::Image(m) => m.media_type.as_deref().unwrap_or(MEDIA_TYPE_MANIFEST),
-            Manifest::Index(i) => i.media_type.as_deref().unwrap_or(MEDIA_TYPE_INDEX),
+            Manifest::Image(m) => declared(&m.media_type).unwrap_or(MEDIA_TYPE_MANIFEST),
+            Manifest::Index(i) => declared(&i.media_type).unwrap_or(MEDIA_TYPE_INDEX),
+        }
+    }
+
+    /// The media type the document itself declares, if any (an empty one is none).
+    pub fn declared_media_type(&self) -> Option<&str> {
+        match self {
+            Manifest::Image(m) => declared(&m.media_type),
+            Manifest::Index(i) => declared(&i.media_type),
         }
     }
 
@@ -278,6 +294,11 @@ impl Manifest {
             Manifest::Index(i) => i.manifests.iter().collect(),
         }
     }
+}
+
+/// A `mediaType` field's value, an empty one counting as absent.
+fn declared(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|m| !m.is_empty())
 }
 
 /// Whether `media_type` names a manifest (image manifest or index, OCI or Docker).
@@ -327,6 +348,17 @@ mod tests {
             e.to_string(),
             "unsupported manifest media type `text/plain`"
         );
+        // Index-shaped or not, a document declaring a type outside the manifest set.
+        for declared in [
+            "text/html",
+            "application/json",
+            "application/vnd.oci.image.index.v1+json\u{7}",
+        ] {
+            let declared = serde_json::to_string(declared).unwrap();
+            let doc = format!(r#"{{"schemaVersion":2,"mediaType":{declared},"manifests":[]}}"#);
+            let e = Manifest::parse(doc.as_bytes(), Some(MEDIA_TYPE_INDEX)).unwrap_err();
+            assert!(matches!(e, ManifestError::MediaType(_)), "{declared}: {e}");
+        }
         let big = vec![b' '; MAX_MANIFEST_BYTES + 1];
         assert!(matches!(
             Manifest::parse(&big, None),

@@ -471,3 +471,52 @@ fn token_endpoint_issues_pull_tokens_anonymously_and_push_tokens_for_push_creden
         (401, "UNAUTHORIZED")
     );
 }
+
+#[test]
+fn an_anonymous_token_flood_does_not_keep_a_push_login_out() {
+    use base64::Engine as _;
+    let dir = TempDir::new("api-token-flood");
+    let s = state(&dir, |_| {});
+    // More anonymous token requests than the server ever kept issued tokens for (100,000),
+    // as anyone may send them.
+    let flood = 101_000;
+    rt().block_on(async {
+        let router = app(s.clone());
+        for _ in 0..flood {
+            let r = req(
+                "GET",
+                "/token?service=coreship-registry&scope=repository:a:pull",
+                false,
+                vec![],
+            );
+            router.clone().oneshot(r).await.unwrap();
+        }
+    });
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("ci:{TOKEN}"));
+    let login = Request::builder()
+        .uri("/token?service=coreship-registry&scope=repository:a:pull,push")
+        .header("authorization", format!("Basic {basic}"))
+        .body(Body::empty())
+        .unwrap();
+    let r = call(&s, login);
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "login after the flood: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let push = v["token"].as_str().unwrap();
+    let blob = b"pushed after the flood";
+    let d = Sha256Digest::of(blob);
+    let r = call(
+        &s,
+        Request::builder()
+            .method("POST")
+            .uri(format!("/v2/a/blobs/uploads/?digest={d}"))
+            .header("authorization", format!("Bearer {push}"))
+            .body(Body::from(blob.to_vec()))
+            .unwrap(),
+    );
+    assert_eq!(r.status, StatusCode::CREATED, "push with the issued token");
+}

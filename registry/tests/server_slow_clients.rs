@@ -1,15 +1,16 @@
 //! The real binary against slow and broken clients: a slowloris (many connections sending
-//! their request head a byte at a time and never finishing it, reconnecting when dropped) and
-//! uploads whose bodies stop short (the client closes, or goes silent) do not keep another
-//! client from pulling and pushing, and the cut-off uploads leave nothing behind. The server
-//! runs with fewer file descriptors than the slowloris opens connections, as a constrained
-//! deployment would, and a short `--read-timeout` so that the test is quick.
+//! their request head a byte at a time and never finishing it, reconnecting when dropped),
+//! uploads whose bodies stop short (the client closes, or goes silent) and downloads whose
+//! client never reads do not keep another client from pulling and pushing, and the cut-off
+//! uploads leave nothing behind. The server runs with fewer file descriptors than the attacks
+//! open connections, as a constrained deployment would, and a short `--read-timeout` so that
+//! the test is quick.
 #![cfg(feature = "server")]
 
 mod common;
 
 use common::{
-    agent, assert_store_consistent, assert_tags_complete, bearer, header, noise, packed,
+    agent, assert_store_consistent, assert_tags_complete, bearer, header, noise, packed, push_blob,
     push_packed, upload_bytes, write_token_file, BinServer, TempDir,
 };
 use coreship_registry::store::BlobStore;
@@ -223,4 +224,90 @@ fn slowloris_and_truncated_bodies_do_not_block_others_and_leave_nothing() {
         assert!(!store.contains(d), "a cut upload left blob {d}");
     }
     assert_store_consistent(&root);
+}
+
+/// A blob larger than what the kernel buffers on both ends of a loopback connection, so that
+/// a client that never reads leaves the server blocked in its write.
+const BIG_BLOB: usize = 16 << 20;
+
+/// A connection that asks for `path` and never reads the answer.
+fn never_reading(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    s
+}
+
+/// `/proc/net/tcp`'s spelling of an IPv4 socket address.
+fn proc_net_addr(addr: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("{addr} is not IPv4");
+    };
+    let ip = u32::from_ne_bytes(v4.ip().octets());
+    format!("{ip:08X}:{:04X}", v4.port())
+}
+
+/// Whether a process still holds the server's end of the connection from `client` to
+/// `server` (a socket the server closed is gone, or an orphan with inode 0, while the kernel
+/// still tries to deliver what it had sent).
+fn server_holds(server: SocketAddr, client: SocketAddr) -> bool {
+    let (local, remote) = (proc_net_addr(server), proc_net_addr(client));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 9 && f[1] == local && f[2] == remote && f[9] != "0"
+    })
+}
+
+#[test]
+fn a_download_that_makes_no_progress_for_the_read_timeout_ends_its_connection() {
+    let dir = TempDir::new("slow-reader");
+    let root = dir.path().join("root");
+    let tokens = write_token_file(dir.path());
+    let srv = BinServer::start(&root, &tokens, &["--read-timeout", "2s"]);
+    let d = push_blob(&agent(), &srv.url(""), "probes/big", &noise(BIG_BLOB, 1));
+    let mut s = never_reading(srv.addr, &format!("/v2/probes/big/blobs/{d}"));
+    let client = s.local_addr().unwrap();
+    assert!(
+        common::wait_until(Duration::from_secs(30), || server_holds(srv.addr, client)),
+        "the server did not take the connection"
+    );
+    let closed = common::wait_until(Duration::from_secs(60), || !server_holds(srv.addr, client));
+    assert!(
+        closed,
+        "the server still holds a connection whose client has read nothing for 60 s"
+    );
+    // The client gets what the kernels had buffered, then the end: less than the blob.
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(got.starts_with(b"HTTP/1.1 200 OK"));
+    assert!(got.len() < BIG_BLOB, "the whole blob was sent");
+}
+
+#[test]
+fn downloads_that_never_read_are_evicted_when_every_slot_is_taken() {
+    let dir = TempDir::new("slow-readers");
+    let root = dir.path().join("root");
+    let tokens = write_token_file(dir.path());
+    // A read timeout longer than the test: only eviction can free a slot.
+    let srv = BinServer::start_with_fd_limit(&root, &tokens, &["--read-timeout", "1h"], SERVER_FDS);
+    let d = push_blob(&agent(), &srv.url(""), "probes/big", &noise(BIG_BLOB, 2));
+    // More than the server's connection slots ((SERVER_FDS - 64) / 2 = 32), each asking for
+    // the blob and reading nothing.
+    let path = format!("/v2/probes/big/blobs/{d}");
+    let stalled: Vec<TcpStream> = (0..SERVER_FDS as usize / 4 + 8)
+        .map(|_| never_reading(srv.addr, &path))
+        .collect();
+    let r = agent().get(&srv.url("/v2/")).call();
+    let status = r.map(|r| r.status().as_u16()).map_err(|e| e.to_string());
+    assert_eq!(
+        status,
+        Ok(200),
+        "GET /v2/ behind {} stalled downloads",
+        stalled.len()
+    );
+    // Whoever still reads gets the whole blob.
+    let mut r = agent().get(&srv.url(&path)).call().unwrap();
+    assert_eq!(Sha256Digest::of(&common::body(&mut r)), d);
 }

@@ -3,21 +3,31 @@
 //! Push tokens come from `--push-token-file` (one per line, `#` comments). A request proves
 //! one with `Authorization: Bearer <token>` or `Basic base64(<any user>:<token>)`. Clients
 //! that follow the distribution token flow (skopeo, docker, oras) instead get a challenge,
-//! call [`TOKEN_PATH`] with Basic credentials and receive an *issued* token: 32 random bytes,
-//! hex, kept only in memory with its grant (push or pull) and expiry. Issued tokens are
-//! short-lived, never written anywhere and die with the process (clients simply ask again),
-//! so the long-lived push token does not end up in clients' token caches.
+//! call [`TOKEN_PATH`] with Basic credentials and receive an *issued* token, so the long-lived
+//! push token does not end up in clients' token caches.
 //!
-//! Comparisons are constant-time over sha256 hashes of the presented and known tokens (so
-//! neither content nor length leaks through timing); issued tokens are looked up by the hash
-//! of the presented value. No token is ever logged or echoed.
+//! An issued token carries its own grant (push or pull) and expiry, sealed with HMAC-SHA256
+//! under a key of 32 random bytes the server makes at start. The server keeps nothing per
+//! issued token: any number of token requests, anonymous ones included, costs no memory and
+//! cannot crowd out a login. Issued tokens are short-lived, never written anywhere and die
+//! with the process (its key goes with it; clients simply ask again).
+//!
+//! Comparisons are constant-time: push tokens over sha256 hashes of the presented and known
+//! tokens (so neither content nor length leaks through timing), issued tokens over their MAC.
+//! No token is ever logged or echoed.
+//!
+//! A challenge names where to get a token (its realm) and, for a repository, the validated
+//! name only. The realm's origin is `--external-url` when given; otherwise the request's
+//! `Host` when it is a plain `host[:port]`, over http; otherwise the listen address.
+//! `X-Forwarded-*` headers are ignored: anyone can send them.
 
 use super::error::{ApiError, Code};
-use axum::http::{header, HeaderMap, StatusCode};
+use super::storage::RepoName;
+use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -27,8 +37,12 @@ pub const TOKEN_PATH: &str = "/token";
 pub const SERVICE: &str = "coreship-registry";
 /// Lifetime of issued tokens.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-/// Most issued tokens kept at once (expired ones are dropped first).
-const MAX_ISSUED: usize = 100_000;
+
+/// The layout of an issued token before base64url: version, expiry (seconds after the
+/// server's start, big-endian), grant, then the MAC of those ten bytes.
+const TOKEN_VERSION: u8 = 1;
+const SEALED: usize = 10;
+const TOKEN_BYTES: usize = SEALED + 32;
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +61,54 @@ enum Grant {
     Push,
 }
 
-/// The server's credentials.
+impl Grant {
+    /// The byte an issued token holds for it.
+    fn byte(self) -> u8 {
+        match self {
+            Grant::Anonymous => 0,
+            Grant::Pull => 1,
+            Grant::Push => 2,
+        }
+    }
+}
+
+/// The server's credentials, and where its challenges send clients.
 pub struct Auth {
     push_hashes: Vec<[u8; 32]>,
     private: bool,
-    issued: Mutex<HashMap<[u8; 32], (Grant, Instant)>>,
+    /// Seals issued tokens.
+    key: [u8; 32],
+    /// Issued tokens count their expiry from here (a monotonic clock: setting the wall
+    /// clock neither revives nor kills them).
+    started: Instant,
+    /// `scheme://host[:port]` from `--external-url`.
+    external_origin: Option<String>,
+    /// `http://<listen address>`, once the server listens.
+    listen_origin: OnceLock<String>,
 }
 
 fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// HMAC-SHA256 (RFC 2104): keys longer than SHA-256's 64-byte block are hashed first.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// Parses a token file's text: one token per line, blank lines and `#` comments skipped.
@@ -74,14 +127,86 @@ pub(crate) fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `s` is `host[:port]` as a `Host` header or a URL names a server: a DNS name or an
+/// IPv4 address (dot-separated labels of letters, digits, `-` and `_`) or a bracketed IPv6
+/// address, and a port from 1 to 65535. Nothing else (quotes, commas, slashes, spaces) can
+/// reach a challenge.
+pub fn valid_authority(s: &str) -> bool {
+    let (host, port) = match s.strip_prefix('[') {
+        Some(rest) => {
+            let Some((ip, after)) = rest.split_once(']') else {
+                return false;
+            };
+            if ip.parse::<Ipv6Addr>().is_err() {
+                return false;
+            }
+            match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None if after.is_empty() => (None, None),
+                None => return false,
+            }
+        }
+        None => match s.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(s), None),
+        },
+    };
+    let host_ok = host.is_none_or(|h| {
+        h.len() <= 253
+            && h.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    });
+    let port_ok = port.is_none_or(|p| {
+        p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    host_ok && port_ok
+}
+
+/// The origin (`scheme://host[:port]`, scheme lowercased, no trailing slash) of an
+/// `--external-url`: `http` or `https`, a [`valid_authority`], and no user, path, query or
+/// fragment. `None` for anything else.
+pub fn external_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    valid_authority(authority).then(|| format!("{scheme}://{authority}"))
+}
+
 impl Auth {
     /// Credentials from the push tokens; `private` makes pulls need a token too.
     pub fn new(push_tokens: &[String], private: bool) -> Auth {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS random source works");
         Auth {
             push_hashes: push_tokens.iter().map(|t| hash(t)).collect(),
             private,
-            issued: Mutex::new(HashMap::new()),
+            key,
+            started: Instant::now(),
+            external_origin: None,
+            listen_origin: OnceLock::new(),
         }
+    }
+
+    /// Challenges name `origin` (from [`external_origin`]) as their realm's origin,
+    /// whatever the request's `Host`.
+    pub fn with_external_origin(mut self, origin: String) -> Auth {
+        self.external_origin = Some(origin);
+        self
+    }
+
+    /// Records the address the server listens on: the realm's origin of requests whose
+    /// `Host` is missing or not a plain `host[:port]`.
+    pub(crate) fn listening_on(&self, addr: SocketAddr) {
+        let _ = self.listen_origin.set(format!("http://{addr}"));
     }
 
     fn is_push_token(&self, presented: &str) -> bool {
@@ -93,12 +218,44 @@ impl Auth {
             .into()
     }
 
+    /// Seconds since the server started.
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// An issued token for `grant`, valid until `expires` (seconds after the start).
+    fn seal(&self, grant: Grant, expires: u64) -> String {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        bytes[0] = TOKEN_VERSION;
+        bytes[1..9].copy_from_slice(&expires.to_be_bytes());
+        bytes[9] = grant.byte();
+        let mac = hmac_sha256(&self.key, &bytes[..SEALED]);
+        bytes[SEALED..].copy_from_slice(&mac);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The grant of an issued token, if this server sealed it and it has not expired.
     fn issued_grant(&self, presented: &str) -> Option<Grant> {
-        let issued = self.issued.lock().expect("token table lock");
-        issued
-            .get(&hash(presented))
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(g, _)| *g)
+        let mut bytes = [0u8; TOKEN_BYTES];
+        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode_slice(presented.as_bytes(), &mut bytes)
+            .ok()?;
+        if n != TOKEN_BYTES {
+            return None;
+        }
+        let mac = hmac_sha256(&self.key, &bytes[..SEALED]);
+        if !bool::from(mac.ct_eq(&bytes[SEALED..])) || bytes[0] != TOKEN_VERSION {
+            return None;
+        }
+        let expires = u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
+        if self.now() >= expires {
+            return None;
+        }
+        match bytes[9] {
+            1 => Some(Grant::Pull),
+            2 => Some(Grant::Push),
+            _ => None,
+        }
     }
 
     /// What the request's credentials grant; `Err` when they are presented but wrong.
@@ -124,7 +281,7 @@ impl Auth {
         &self,
         headers: &HeaderMap,
         access: Access,
-        repo: Option<&str>,
+        repo: Option<&RepoName>,
     ) -> Result<(), ApiError> {
         let grant = self.grant(headers);
         let ok = match (grant, access) {
@@ -142,7 +299,7 @@ impl Auth {
             Ok(_) => "authentication required",
         };
         Err(ApiError::new(Code::Unauthorized, message)
-            .header(header::WWW_AUTHENTICATE, &challenge(headers, repo)))
+            .header(header::WWW_AUTHENTICATE, &self.challenge(headers, repo)))
     }
 
     /// Whether the request carries no credentials at all.
@@ -167,26 +324,42 @@ impl Auth {
                 _ => return Err(refuse("invalid credentials")),
             },
         };
-        let token = random_hex();
-        let now = Instant::now();
-        {
-            let mut issued = self.issued.lock().expect("token table lock");
-            if issued.len() >= MAX_ISSUED {
-                issued.retain(|_, (_, expires)| *expires > now);
-                if issued.len() >= MAX_ISSUED {
-                    return Err(
-                        ApiError::new(Code::Denied, "too many tokens issued, retry later")
-                            .status(StatusCode::TOO_MANY_REQUESTS),
-                    );
-                }
-            }
-            issued.insert(hash(&token), (grant, now + TOKEN_LIFETIME));
-        }
+        let token = self.seal(grant, self.now() + TOKEN_LIFETIME.as_secs());
         Ok(serde_json::json!({
             "token": token,
             "access_token": token,
             "expires_in": TOKEN_LIFETIME.as_secs(),
         }))
+    }
+
+    /// Where challenges send clients for a token: see the module's documentation.
+    fn realm_origin(&self, headers: &HeaderMap) -> String {
+        if let Some(origin) = &self.external_origin {
+            return origin.clone();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| valid_authority(h));
+        match (host, self.listen_origin.get()) {
+            (Some(host), _) => format!("http://{host}"),
+            (None, Some(listen)) => listen.clone(),
+            // In process, without a listener: nothing better to name.
+            (None, None) => "http://localhost".to_string(),
+        }
+    }
+
+    /// `Bearer realm="<origin>/token",service="…"[,scope="repository:<name>:pull,push"]`.
+    pub fn challenge(&self, headers: &HeaderMap, repo: Option<&RepoName>) -> String {
+        let origin = self.realm_origin(headers);
+        let mut c = format!("Bearer realm=\"{origin}{TOKEN_PATH}\",service=\"{SERVICE}\"");
+        if let Some(name) = repo {
+            c.push_str(&format!(
+                ",scope=\"repository:{}:pull,push\"",
+                name.as_str()
+            ));
+        }
+        c
     }
 }
 
@@ -197,27 +370,6 @@ fn basic_password(encoded: &str) -> Option<String> {
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
     Some(text.split_once(':')?.1.to_string())
-}
-
-/// `Bearer realm="<scheme>://<host>/token",service="…"[,scope="repository:<name>:pull,push"]`.
-pub fn challenge(headers: &HeaderMap, repo: Option<&str>) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.contains('"'))
-        .unwrap_or("localhost");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    let mut c = format!("Bearer realm=\"{scheme}://{host}{TOKEN_PATH}\",service=\"{SERVICE}\"");
-    if let Some(name) = repo {
-        c.push_str(&format!(",scope=\"repository:{name}:pull,push\""));
-    }
-    c
 }
 
 #[cfg(test)]
@@ -243,8 +395,9 @@ mod tests {
     fn push_needs_a_push_token_in_bearer_or_basic_form() {
         let auth = Auth::new(&["s3cret".into()], false);
         let none = HeaderMap::new();
-        assert!(auth.authorize(&none, Access::Pull, Some("a")).is_ok());
-        let e = auth.authorize(&none, Access::Push, Some("a")).unwrap_err();
+        let a = RepoName::parse("a").unwrap();
+        assert!(auth.authorize(&none, Access::Pull, Some(&a)).is_ok());
+        let e = auth.authorize(&none, Access::Push, Some(&a)).unwrap_err();
         assert_eq!(e.code(), Some(Code::Unauthorized));
         assert!(auth
             .authorize(&with_auth("Bearer s3cret"), Access::Push, None)
@@ -279,5 +432,137 @@ mod tests {
         assert!(private
             .authorize(&HeaderMap::new(), Access::Pull, None)
             .is_err());
+    }
+
+    /// RFC 4231 test cases 1, 2, 6 and 7 (short keys, a key longer than the block, data
+    /// longer than the block).
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let long_key = [0xaa; 131];
+        let cases: [(&[u8], &[u8], &str); 4] = [
+            (
+                &[0x0b; 20],
+                b"Hi There",
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            ),
+            (
+                b"Jefe",
+                b"what do ya want for nothing?",
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                &long_key,
+                b"Test Using Larger Than Block-Size Key - Hash Key First",
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            ),
+            (
+                &long_key,
+                b"This is a test using a larger than block-size key and a larger than block-size \
+                  data. The key needs to be hashed before being used by the HMAC algorithm.",
+                "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+            ),
+        ];
+        for (key, data, want) in cases {
+            assert_eq!(hex(hmac_sha256(key, data)), want);
+        }
+    }
+
+    #[test]
+    fn issued_tokens_are_refused_when_expired_altered_or_sealed_by_another_server() {
+        let auth = Auth::new(&["s3cret".into()], false);
+        let push = auth.seal(Grant::Push, auth.now() + 60);
+        assert_eq!(auth.issued_grant(&push), Some(Grant::Push));
+        assert_eq!(auth.issued_grant(&auth.seal(Grant::Push, auth.now())), None);
+        // Each byte changed in turn: the grant byte, the expiry, the MAC.
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bytes = engine.decode(&push).unwrap();
+        for i in 0..bytes.len() {
+            let mut altered = bytes.clone();
+            altered[i] ^= 1;
+            assert_eq!(
+                auth.issued_grant(&engine.encode(&altered)),
+                None,
+                "byte {i}"
+            );
+        }
+        assert_eq!(
+            auth.issued_grant(&engine.encode(&bytes[..TOKEN_BYTES - 1])),
+            None
+        );
+        assert_eq!(auth.issued_grant(&format!("{push}AA")), None);
+        let other = Auth::new(&["s3cret".into()], false);
+        assert_eq!(other.issued_grant(&push), None, "another process's key");
+    }
+
+    #[test]
+    fn only_plain_host_and_port_pass_as_an_authority() {
+        for good in [
+            "localhost",
+            "reg.example:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "[::1]",
+            "my_registry",
+        ] {
+            assert!(valid_authority(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a\",realm=\"http://evil",
+            "a,b",
+            "a b",
+            "a/token",
+            "a:0",
+            "a:65536",
+            "a:",
+            "::1",
+            "[::1",
+            "[x]:1",
+            "a..b",
+            "user@host",
+        ] {
+            assert!(!valid_authority(bad), "{bad}");
+        }
+        assert_eq!(
+            external_origin("HTTPS://registry.example.com:8443/").as_deref(),
+            Some("https://registry.example.com:8443")
+        );
+        assert_eq!(
+            external_origin("http://10.0.0.1").as_deref(),
+            Some("http://10.0.0.1")
+        );
+        for bad in [
+            "registry.example.com",
+            "ftp://registry.example.com",
+            "https://registry.example.com/v2/",
+            "https://user:pw@registry.example.com",
+            "https://a\",realm=\"b",
+        ] {
+            assert_eq!(external_origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn challenges_name_the_external_origin_else_a_valid_host_else_the_listen_address() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("a,b"));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let auth = Auth::new(&[], false);
+        let repo = RepoName::parse("probes/x").unwrap();
+        auth.listening_on("127.0.0.1:5000".parse().unwrap());
+        assert_eq!(
+            auth.challenge(&headers, Some(&repo)),
+            "Bearer realm=\"http://127.0.0.1:5000/token\",service=\"coreship-registry\",\
+             scope=\"repository:probes/x:pull,push\""
+        );
+        headers.insert(header::HOST, HeaderValue::from_static("reg.lan:5000"));
+        assert!(auth
+            .challenge(&headers, None)
+            .starts_with("Bearer realm=\"http://reg.lan:5000/token\""));
+        let auth = auth.with_external_origin("https://reg.example".into());
+        assert!(auth
+            .challenge(&headers, None)
+            .starts_with("Bearer realm=\"https://reg.example/token\""));
     }
 }

@@ -145,10 +145,12 @@ pub(crate) async fn get(
     Ok(resp)
 }
 
-/// `DELETE`: unlinks the blob from the repository (gc reclaims the content); 202.
+/// `DELETE`: unlinks the blob from the repository (gc reclaims the content); 202. With
+/// `--immutable-tags`, a blob a tagged manifest names is kept (403).
 pub(crate) fn delete(state: &AppState, name: &str, digest: &str) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let digest = parse_digest(digest)?;
+    super::manifests::keep_what_tags_reach(state, &repo, &digest)?;
     if !state.storage().unlink_blob(&repo, &digest)? {
         return Err(blob_unknown(&digest));
     }

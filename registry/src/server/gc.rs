@@ -7,7 +7,7 @@
 
 use super::error::ApiError;
 use super::storage::{list_dir, RepoName, Storage};
-use crate::oci::{is_manifest_media_type, Manifest};
+use crate::oci::{is_manifest_media_type, Manifest, MAX_MANIFEST_BYTES};
 use crate::Sha256Digest;
 use std::collections::BTreeSet;
 use std::fs;
@@ -68,23 +68,36 @@ pub fn collect_garbage(root: &Path, opts: &GcOptions) -> Result<GcReport, GcErro
 }
 
 fn mark(storage: &Storage) -> Result<BTreeSet<Sha256Digest>, ApiError> {
-    let mut todo: Vec<(Sha256Digest, bool)> = Vec::new();
+    let mut roots = Vec::new();
     for name in storage.catalog()? {
         let repo = RepoName::parse(&name)?;
-        todo.extend(
-            storage
-                .manifests(&repo)?
-                .into_iter()
-                .map(|(d, _)| (d, true)),
-        );
+        roots.extend(storage.manifests(&repo)?.into_iter().map(|(d, _)| d));
     }
+    Ok(reachable(storage, roots))
+}
+
+/// Everything the manifests `roots` reach: themselves, the manifests their indexes list
+/// (recursively) and the blobs each of those names. A referrer's `subject` is not followed.
+pub(crate) fn reachable(
+    storage: &Storage,
+    roots: impl IntoIterator<Item = Sha256Digest>,
+) -> BTreeSet<Sha256Digest> {
+    let mut todo: Vec<(Sha256Digest, bool)> = roots.into_iter().map(|d| (d, true)).collect();
     let mut marked = BTreeSet::new();
     while let Some((digest, is_manifest)) = todo.pop() {
         if !marked.insert(digest) || !is_manifest {
             continue;
         }
         // A manifest that cannot be read keeps itself only; its content is not guessed at.
-        let Ok(bytes) = fs::read(storage.blobs().path(&digest)) else {
+        // Nor is a blob larger than any manifest read whole because a descriptor calls it one.
+        let fits = storage
+            .blobs()
+            .size(&digest)
+            .is_some_and(|n| n <= MAX_MANIFEST_BYTES as u64);
+        let Some(bytes) = fits
+            .then(|| fs::read(storage.blobs().path(&digest)).ok())
+            .flatten()
+        else {
             continue;
         };
         if let Ok(m) = Manifest::parse(&bytes, None) {
@@ -94,7 +107,7 @@ fn mark(storage: &Storage) -> Result<BTreeSet<Sha256Digest>, ApiError> {
             }
         }
     }
-    Ok(marked)
+    marked
 }
 
 fn run(storage: &Storage, opts: &GcOptions) -> Result<GcReport, ApiError> {

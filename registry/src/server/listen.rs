@@ -2,9 +2,11 @@
 //! once, so that clients cannot take the file descriptors the storage needs. When the cap is
 //! reached and one more client connects, an idle connection is closed to make room: the
 //! oldest of those that never completed a request head (a slowloris), else the one idle the
-//! longest between requests (keep-alive). A connection whose request head takes longer than
-//! the read timeout is closed too. A request in flight, its response body included, is
-//! never cut.
+//! longest, where a connection is idle between requests (keep-alive) and also while its
+//! response has been stuck for [`STALLED_WRITE`] on a client that reads nothing. A connection
+//! whose request head takes longer than the read timeout is closed, and so is one whose
+//! response makes no progress for the read timeout. A request whose response moves, however
+//! slowly, is never cut.
 
 use super::{app, AppState};
 use axum::body::{Body, Bytes, HttpBody};
@@ -15,12 +17,20 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify, Semaphore};
+
+/// How long a response must have been unable to write (the client's receive window closed)
+/// before its connection counts as idle when room must be made. Long enough that a client
+/// reading at any pace is never taken for a stalled one.
+pub(crate) const STALLED_WRITE: Duration = Duration::from_secs(1);
 
 /// File descriptors left to the process whatever the connections (runtime, listener, logs).
 const RESERVED_FDS: u64 = 64;
@@ -50,8 +60,103 @@ struct Conn {
     served: AtomicBool,
     /// When it last had no request in flight (accepted, or its last response sent).
     idle_since: Mutex<Instant>,
+    /// Since when writes to the socket have found it full, if none has gone through since.
+    write_blocked: Mutex<Option<Instant>>,
     /// Asks it to close; heeded only while idle.
     evict: Notify,
+}
+
+impl Conn {
+    /// Notes a write attempt: refused for now (`blocked`), or gone through.
+    fn note_write(&self, blocked: bool) {
+        let mut since = self.write_blocked.lock().expect("write state");
+        match (blocked, *since) {
+            (true, None) => *since = Some(Instant::now()),
+            (false, Some(_)) => *since = None,
+            _ => {}
+        }
+    }
+
+    /// How long its writes have made no progress.
+    fn write_stalled_for(&self) -> Option<Duration> {
+        let since = *self.write_blocked.lock().expect("write state");
+        since.map(|t| t.elapsed())
+    }
+
+    /// If it may be closed to make room: whether it ever served a request, and since when it
+    /// has been idle (no request in flight, or a response stuck for [`STALLED_WRITE`]).
+    fn idle(&self) -> Option<(bool, Instant)> {
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            let since = *self.idle_since.lock().expect("idle time");
+            return Some((self.served.load(Ordering::SeqCst), since));
+        }
+        let stalled = self.write_stalled_for()?;
+        (stalled >= STALLED_WRITE).then(|| (true, Instant::now() - stalled))
+    }
+}
+
+/// Completes once `conn`'s writes have made no progress for `limit`.
+async fn write_stall(conn: &Conn, limit: Duration) {
+    loop {
+        let wait = match conn.write_stalled_for() {
+            Some(stalled) if stalled >= limit => return,
+            Some(stalled) => limit - stalled,
+            None => limit,
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// A connection's socket, telling its [`Conn`] whether writes go through.
+struct Watched {
+    io: TcpStream,
+    conn: Arc<Conn>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.conn.note_write(r.is_pending());
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.conn.note_write(r.is_pending());
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
 }
 
 /// The open connections.
@@ -68,6 +173,7 @@ impl Conns {
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             idle_since: Mutex::new(Instant::now()),
+            write_blocked: Mutex::new(None),
             evict: Notify::new(),
         });
         self.lock().insert(id, conn.clone());
@@ -79,17 +185,14 @@ impl Conns {
     }
 
     /// Asks an idle connection to close: the oldest that never sent a whole request head,
-    /// else the one idle the longest.
+    /// else the one idle the longest (a stalled response counting as idle).
     fn evict_one(&self) {
         let open = self.lock();
         let idle = open
             .values()
-            .filter(|c| c.in_flight.load(Ordering::SeqCst) == 0)
-            .min_by_key(|c| {
-                let since = *c.idle_since.lock().expect("idle time");
-                (c.served.load(Ordering::SeqCst), since)
-            });
-        if let Some(c) = idle {
+            .filter_map(|c| Some((c.idle()?, c)))
+            .min_by_key(|(key, _)| *key);
+        if let Some((_, c)) = idle {
             c.evict.notify_one();
         }
     }
@@ -151,6 +254,9 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let read_timeout = state.read_timeout();
+    if let Ok(addr) = listener.local_addr() {
+        state.auth().listening_on(addr);
+    }
     let max = max_connections();
     let slots = Arc::new(Semaphore::new(max));
     let conns = Arc::new(Conns::default());
@@ -206,15 +312,21 @@ pub(crate) async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(read_timeout);
-            let mut http = pin!(builder.serve_connection(TokioIo::new(stream), service));
+            let io = Watched {
+                io: stream,
+                conn: conn.clone(),
+            };
+            let mut http = pin!(builder.serve_connection(TokioIo::new(io), service));
             loop {
                 tokio::select! {
                     _ = http.as_mut() => break,
                     () = conn.evict.notified() => {
-                        if conn.in_flight.load(Ordering::SeqCst) == 0 {
+                        if conn.idle().is_some() {
                             break; // dropped: the socket closes
                         }
                     }
+                    // The client has read nothing of the response for the read timeout.
+                    () = write_stall(&conn, read_timeout) => break,
                     _ = stop_rx.changed() => {
                         http.as_mut().graceful_shutdown();
                         let _ = http.as_mut().await;

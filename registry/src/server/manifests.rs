@@ -1,24 +1,45 @@
 //! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>`.
 //!
 //! A manifest is stored as a blob plus a link holding its media type; a tag is a file holding
-//! a digest. `PUT` checks everything before it writes anything: size, syntax, the digest of a
-//! digest reference, and that every blob (image manifest) or child manifest (index) it names
-//! is already in the repository. The order of writes (blob, link, referrer record, tag) means a
-//! crash leaves at most an untagged manifest, never a tag without its content.
+//! a digest. `PUT` checks everything before it writes anything: size, syntax, the media type
+//! (the document's `mediaType` and the `Content-Type` must both be manifest or index types,
+//! and the same one when both are given: `GET` serves it back, so a browser type would make
+//! the registry's origin serve a pusher's HTML), the size a coreship config may declare, the
+//! digest of a digest reference, and that every blob (image manifest) or child manifest
+//! (index) it names is already in the repository. The order of writes (blob, link, referrer
+//! record, tag) means a crash leaves at most an untagged manifest, never a tag without its
+//! content.
 
 use super::blobs::DIGEST_HEADER;
 use super::error::{ApiError, Code};
-use super::storage::RepoName;
+use super::storage::{RepoName, Storage};
 use super::AppState;
-use crate::oci::{Descriptor, Manifest, MAX_MANIFEST_BYTES};
+use crate::artifact::MEDIA_TYPE_CONFIG;
+use crate::oci::{
+    is_manifest_media_type, Descriptor, Manifest, MAX_MANIFEST_BYTES, MEDIA_TYPE_DOCKER_LIST,
+    MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+};
 use crate::{valid_tag, Sha256Digest};
 use axum::extract::Request;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::collections::BTreeSet;
 
 /// `OCI-Subject`: the subject digest of a pushed referrer, telling clients that the registry
 /// records referrers itself.
 const SUBJECT_HEADER: &str = "oci-subject";
+
+/// Largest coreship config (the package description) a pushed manifest may declare. A
+/// description is a few KiB; this leaves room for minimal BTF listed for thousands of kernels.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The media types a manifest may be pushed and served with.
+const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    MEDIA_TYPE_MANIFEST,
+    MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_DOCKER_MANIFEST,
+    MEDIA_TYPE_DOCKER_LIST,
+];
 
 /// A manifest reference: a tag or a digest.
 enum Ref {
@@ -64,10 +85,16 @@ pub(crate) fn get(
 ) -> Result<Response, ApiError> {
     let repo = RepoName::parse(name)?;
     let digest = resolve(state, &repo, reference)?;
-    let media_type = state
+    let stored = state
         .storage()
         .manifest_media_type(&repo, &digest)?
         .ok_or_else(|| manifest_unknown(reference))?;
+    // Only a manifest type is ever served: anything else was stored before media types were
+    // checked, and is served as bytes rather than as what its pusher said it is.
+    let media_type = match is_manifest_media_type(&stored) {
+        true => stored,
+        false => "application/octet-stream".to_string(),
+    };
     let blobs = state.storage().blobs();
     let headers = |len: u64| {
         [
@@ -145,18 +172,52 @@ pub(crate) async fn put(
         invalid("reference is neither a valid tag nor a sha256 digest")
             .detail(serde_json::json!({ "reference": reference }))
     })?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
-        .filter(|v| !v.is_empty());
+    let content_type = match req.headers().get(header::CONTENT_TYPE) {
+        None => None,
+        Some(v) => {
+            let essence = v.to_str().map(|v| v.split(';').next().unwrap_or("").trim());
+            match essence {
+                Ok("") => None,
+                Ok(t) if is_manifest_media_type(t) => Some(t.to_string()),
+                _ => {
+                    return Err(invalid(format!(
+                        "Content-Type is not a manifest media type: send one of {}",
+                        MANIFEST_MEDIA_TYPES.join(", ")
+                    )))
+                }
+            }
+        }
+    };
     let mut body = req.into_body();
     let bytes = super::body::read_to_vec(&mut body, MAX_MANIFEST_BYTES, state.read_timeout())
         .await
         .map_err(|e| e.refusal(Code::ManifestInvalid))?;
     let manifest =
         Manifest::parse(&bytes, content_type.as_deref()).map_err(|e| invalid(format!("{e}")))?;
+    let declared = manifest.declared_media_type();
+    if let (Some(declared), Some(sent)) = (declared, content_type.as_deref()) {
+        if declared != sent {
+            return Err(invalid(format!(
+                "Content-Type {sent} differs from the document's mediaType {declared}: send the same type"
+            )));
+        }
+    }
+    // Never empty, always one of MANIFEST_MEDIA_TYPES: the document's, else the one sent,
+    // else the OCI type of the document's shape.
+    let media_type = declared
+        .or(content_type.as_deref())
+        .unwrap_or(manifest.media_type())
+        .to_string();
+    if let Manifest::Image(m) = &manifest {
+        if m.config.media_type == MEDIA_TYPE_CONFIG && m.config.size > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "the coreship config is {} bytes, over this registry's limit of {MAX_CONFIG_BYTES} \
+                 bytes for a package description",
+                m.config.size
+            ))
+            .detail(serde_json::json!({ "size": m.config.size, "limit": MAX_CONFIG_BYTES })));
+        }
+    }
     let digest = Sha256Digest::of(&bytes);
     if let Ref::Digest(d) = &reference_parsed {
         if *d != digest {
@@ -168,12 +229,6 @@ pub(crate) async fn put(
         }
     }
     check_references(state, &repo, &manifest)?;
-    let media_type = match (&manifest, content_type.as_deref()) {
-        (Manifest::Image(m), _) if m.media_type.is_some() => manifest.media_type().to_string(),
-        (Manifest::Index(i), _) if i.media_type.is_some() => manifest.media_type().to_string(),
-        (_, Some(ct)) if crate::oci::is_manifest_media_type(ct) => ct.to_string(),
-        _ => manifest.media_type().to_string(),
-    };
     let st = state.clone();
     let tag = match reference_parsed {
         Ref::Tag(t) => Some(t),
@@ -247,6 +302,52 @@ fn immutable(tag: &str, current: &Sha256Digest) -> ApiError {
     .detail(serde_json::json!({ "tag": tag, "digest": current }))
 }
 
+/// A tag of `repo` that reaches `digest`, with the manifest it points at: the tag points at
+/// it, or at an index that lists it (at any depth), or at a manifest that names it as a blob.
+pub(crate) fn tag_reaching(
+    storage: &Storage,
+    repo: &RepoName,
+    digest: &Sha256Digest,
+) -> Result<Option<(String, Sha256Digest)>, ApiError> {
+    let mut walked = BTreeSet::new();
+    for tag in storage.tags(repo)? {
+        let Some(root) = storage.tag(repo, &tag)? else {
+            continue;
+        };
+        if root == *digest {
+            return Ok(Some((tag, root)));
+        }
+        if walked.insert(root) && super::gc::reachable(storage, [root]).contains(digest) {
+            return Ok(Some((tag, root)));
+        }
+    }
+    Ok(None)
+}
+
+/// With `--immutable-tags`, refuses to delete `digest` from `repo` when a tag needs it (403):
+/// the tag would no longer resolve to a whole artifact.
+pub(crate) fn keep_what_tags_reach(
+    state: &AppState,
+    repo: &RepoName,
+    digest: &Sha256Digest,
+) -> Result<(), ApiError> {
+    if !state.immutable_tags() {
+        return Ok(());
+    }
+    match tag_reaching(state.storage(), repo, digest)? {
+        None => Ok(()),
+        Some((tag, root)) if root == *digest => Err(immutable(&tag, &root)),
+        Some((tag, root)) => Err(ApiError::new(
+            Code::Denied,
+            format!(
+                "tag {tag} is immutable on this registry and its manifest {root} needs {digest}; \
+                 deleting it would break the tag"
+            ),
+        )
+        .detail(serde_json::json!({ "tag": tag, "digest": digest }))),
+    }
+}
+
 /// `DELETE`: a tag reference removes the tag; a digest removes the manifest, every tag
 /// pointing at it and its referrer record; 202.
 pub(crate) async fn delete(
@@ -268,14 +369,12 @@ pub(crate) async fn delete(
             }
         }
         Some(Ref::Digest(digest)) => {
+            keep_what_tags_reach(state, &repo, &digest)?;
             let tags: Vec<String> = storage
                 .tags(&repo)?
                 .into_iter()
                 .filter(|t| storage.tag(&repo, t).ok().flatten() == Some(digest))
                 .collect();
-            if let (true, Some(t)) = (state.immutable_tags(), tags.first()) {
-                return Err(immutable(t, &digest));
-            }
             let subject = storage
                 .blobs()
                 .read(&digest)

@@ -8,20 +8,29 @@
 //! Error choices where the spec leaves room:
 //! - `--immutable-tags`: moving an existing tag to another digest, or deleting it, is `403
 //!   DENIED` (the credentials are fine, the registry's policy forbids it; the message names
-//!   the digest the tag keeps). Pushing the same digest again is `201`.
+//!   the digest the tag keeps). Pushing the same digest again is `201`. Deleting what a tag
+//!   reaches is `403 DENIED` too: a manifest its index lists (at any depth), or a blob one of
+//!   those names, so that a tag always resolves to a whole artifact. A referrer (a signature)
+//!   is not reached through its subject and stays deletable, e.g. after its key leaked.
 //! - `MANIFEST_BLOB_UNKNOWN` (400) for a manifest naming a missing blob *and* for an index
 //!   naming a manifest not in the repository; `MANIFEST_INVALID` (400) for syntax, a bad tag
 //!   or a descriptor size that differs from the stored content.
+//! - `MANIFEST_INVALID` (400) too for a `mediaType` or a `Content-Type` outside the OCI and
+//!   Docker manifest and index types, or the two disagreeing: `GET` serves that type back.
 //! - A manifest over 4 MiB is `413 SIZE_INVALID`; an unsatisfiable blob `Range` is `416
 //!   SIZE_INVALID` with `Content-Range: bytes */<len>`; a chunk that does not continue at the
 //!   upload's end is `416 BLOB_UPLOAD_INVALID` with the session's current `Range`.
+//! - A coreship config declared larger than [`MAX_CONFIG_BYTES`] is `400 MANIFEST_INVALID`.
 //! - A pull-only token trying to write gets `401` with a fresh challenge (not 403), so clients
 //!   ask the token endpoint again with their push credentials.
+//! - An invalid repository name is `400 NAME_INVALID` before credentials are looked at, so
+//!   that a challenge's scope only ever names a valid repository.
 //! - A full disk is `507 UNKNOWN` ("the registry's storage is full"), any other storage
 //!   failure `500 UNKNOWN`; a refused upload's body is read to its end first, so the client
 //!   gets the answer rather than a reset.
 //! - A request body that pauses longer than the read timeout is `408` with
-//!   `BLOB_UPLOAD_INVALID` (an upload) or `MANIFEST_INVALID`; what it sent is dropped.
+//!   `BLOB_UPLOAD_INVALID` (an upload) or `MANIFEST_INVALID`; what it sent is dropped. A
+//!   response the client reads nothing of for the read timeout ends its connection.
 //!
 //! [`BlobStore`]: crate::store::BlobStore
 
@@ -43,6 +52,7 @@ pub use auth::{parse_token_file, Access, Auth};
 pub use error::{ApiError, Code};
 pub use gc::{collect_garbage, GcOptions, GcReport};
 pub use listen::max_connections;
+pub use manifests::MAX_CONFIG_BYTES;
 pub use route::Endpoint;
 pub use storage::Storage;
 
@@ -74,9 +84,13 @@ pub struct ServerOptions {
     pub immutable_tags: bool,
     /// Where log lines go (`None`: nowhere).
     pub logger: Option<Logger>,
-    /// How long a client may take to send a request head, or pause in a request body,
-    /// before its connection is closed ([`DEFAULT_READ_TIMEOUT`] unless told).
+    /// How long a client may take to send a request head, pause in a request body, or leave
+    /// a response unread, before its connection is closed ([`DEFAULT_READ_TIMEOUT`] unless
+    /// told).
     pub read_timeout: Duration,
+    /// The URL clients reach the registry at (`http(s)://host[:port]`), named as the realm
+    /// of token challenges; `None`: the request's `Host` when valid, else the listen address.
+    pub external_url: Option<String>,
 }
 
 /// 30 s, hyper's own default for request heads.
@@ -106,6 +120,12 @@ pub enum ServerError {
     /// The token file holds no token.
     #[error("push token file {0} holds no token (one per line, # for comments)")]
     NoTokens(PathBuf),
+    /// The external URL is not an origin clients can be sent to.
+    #[error(
+        "external URL `{0}` is not http(s)://HOST[:PORT]: give the scheme, host and port \
+         clients reach the registry at, without a path"
+    )]
+    ExternalUrl(String),
 }
 
 /// Reads a push token file.
@@ -129,6 +149,8 @@ struct Inner {
     read_timeout: Duration,
     /// One lock per upload session, so that chunks of a session are appended one at a time.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Turns of the web page at reading the storage.
+    page_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// Shared state of the handlers.
@@ -142,15 +164,22 @@ impl AppState {
             root: opts.root.clone(),
             source,
         };
+        let mut auth = Auth::new(&opts.push_tokens, opts.private);
+        if let Some(url) = &opts.external_url {
+            let origin =
+                auth::external_origin(url).ok_or_else(|| ServerError::ExternalUrl(url.clone()))?;
+            auth = auth.with_external_origin(origin);
+        }
         let storage = Storage::open(&opts.root).map_err(storage_err)?;
         let removed = storage.remove_temp_files().map_err(storage_err)?;
         let state = AppState(Arc::new(Inner {
             storage,
-            auth: Auth::new(&opts.push_tokens, opts.private),
+            auth,
             immutable_tags: opts.immutable_tags,
             logger: opts.logger,
             read_timeout: opts.read_timeout,
             upload_locks: Mutex::new(HashMap::new()),
+            page_turns: Arc::new(tokio::sync::Semaphore::new(web::PAGE_RENDERS)),
         }));
         if removed > 0 {
             state.log(&format!(
@@ -175,6 +204,13 @@ impl AppState {
 
     pub(crate) fn read_timeout(&self) -> Duration {
         self.0.read_timeout
+    }
+
+    /// Waits for a turn of the web page at reading the storage (held until dropped, also by
+    /// a rendering that goes on after its client left).
+    pub(crate) async fn page_turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        let turns = self.0.page_turns.clone();
+        turns.acquire_owned().await.expect("never closed")
     }
 
     pub(crate) fn log(&self, line: &str) {
@@ -216,7 +252,7 @@ async fn base(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     if Auth::is_anonymous(&headers) {
         // Tells clients holding credentials where to get a token before they write
         // (containers/image reads challenges from the /v2/ ping whatever its status).
-        if let Ok(v) = HeaderValue::from_str(&auth::challenge(&headers, None)) {
+        if let Ok(v) = HeaderValue::from_str(&state.auth().challenge(&headers, None)) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
     }

@@ -4,6 +4,7 @@
 
 use super::auth::Access;
 use super::error::{ApiError, Code};
+use super::storage::RepoName;
 use super::{blobs, manifests, referrers, tags, uploads, AppState};
 use axum::extract::Request;
 use axum::http::Method;
@@ -105,9 +106,10 @@ pub(crate) async fn dispatch(state: AppState, req: Request) -> Result<Response, 
     } else {
         Access::Push
     };
-    state
-        .auth()
-        .authorize(req.headers(), access, Some(endpoint.name()))?;
+    // Checked before authorization, so that a challenge's scope only ever names a valid
+    // repository: an invalid name is NAME_INVALID, never echoed into WWW-Authenticate.
+    let repo = RepoName::parse(endpoint.name())?;
+    state.auth().authorize(req.headers(), access, Some(&repo))?;
     match (endpoint, method) {
         (Endpoint::Tags(n), Method::GET) => tags::list(&state, &n, &req),
         (Endpoint::Manifest(n, r), Method::GET) => manifests::get(&state, &n, &r, true),

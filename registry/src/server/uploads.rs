@@ -478,6 +478,7 @@ mod tests {
             immutable_tags: false,
             logger: None,
             read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
+            external_url: None,
         })
         .unwrap();
         for id in ["not-an-id", "0123456789abcdef0123456789abcdef"] {

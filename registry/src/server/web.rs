@@ -1,18 +1,30 @@
 //! The read-only page at `/`: repositories, tags, digests, arches, programs with their attach
 //! points (from the coreship config blob) and signature status. Server-rendered, no script,
 //! every value HTML-escaped.
+//!
+//! Anyone may ask for the page, as often as they like, so what one visit costs is bounded:
+//! a config over [`PAGE_CONFIG_BYTES`] is shown as "config too large to show" without being
+//! read, a manifest is read only up to the size any stored manifest has, and at most
+//! [`PAGE_RENDERS`] visits read the storage at once (the others wait their turn).
 
 use super::error::ApiError;
 use super::storage::{RepoName, Storage};
 use super::{Access, AppState};
 use crate::artifact::{self, MEDIA_TYPE_CONFIG, SIGNATURE_ARTIFACT_TYPE};
-use crate::oci::{Descriptor, ImageIndex, Manifest};
+use crate::oci::{Descriptor, ImageIndex, Manifest, MAX_MANIFEST_BYTES};
 use crate::{Package, Sha256Digest};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::Path;
+
+/// Most bytes of a config the page reads (a package description is a few KiB).
+pub(crate) const PAGE_CONFIG_BYTES: u64 = 64 << 10;
+
+/// Most visits of the page that read the storage at once.
+pub(crate) const PAGE_RENDERS: usize = 2;
 
 /// What the page shows of one tag.
 struct TagRow {
@@ -27,7 +39,18 @@ enum Kind {
         package: Box<Package>,
         arches: Vec<String>,
     },
+    /// A probe whose config is larger than the page reads: its size.
+    LargeProbe {
+        size: u64,
+        arches: Vec<String>,
+    },
     Other(String),
+}
+
+/// What the page knows of a coreship config.
+enum Config {
+    Package(Box<Package>),
+    TooLarge(u64),
 }
 
 fn esc(s: &str) -> String {
@@ -45,20 +68,36 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// The blob `digest` if it has at most `limit` bytes (`None` if larger or unreadable).
+fn read_at_most(storage: &Storage, digest: &Sha256Digest, limit: u64) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(storage.blobs().path(digest)).ok()?;
+    if file.metadata().ok()?.len() > limit {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
+}
+
 fn read_manifest(storage: &Storage, digest: &Sha256Digest, media_type: &str) -> Option<Manifest> {
-    let bytes = std::fs::read(storage.blobs().path(digest)).ok()?;
+    let bytes = read_at_most(storage, digest, MAX_MANIFEST_BYTES as u64)?;
     Manifest::parse(&bytes, Some(media_type)).ok()
 }
 
-fn package_of(storage: &Storage, image: &Manifest) -> Option<Package> {
+fn config_of(storage: &Storage, image: &Manifest) -> Option<Config> {
     let Manifest::Image(m) = image else {
         return None;
     };
     if m.config.media_type != MEDIA_TYPE_CONFIG {
         return None;
     }
-    let bytes = storage.blobs().read(&m.config.digest).ok()?;
-    Package::from_json(&bytes, Path::new("config")).ok()
+    let stored = storage.blobs().size(&m.config.digest)?;
+    if stored > PAGE_CONFIG_BYTES {
+        return Some(Config::TooLarge(stored));
+    }
+    let bytes = read_at_most(storage, &m.config.digest, PAGE_CONFIG_BYTES)?;
+    let package = Package::from_json(&bytes, Path::new("config")).ok()?;
+    Some(Config::Package(Box::new(package)))
 }
 
 fn describe(storage: &Storage, root: &Manifest) -> Kind {
@@ -72,25 +111,33 @@ fn describe(storage: &Storage, root: &Manifest) -> Kind {
     match root {
         Manifest::Index(index) => {
             let first = index.manifests.first();
-            let package = first
+            let config = first
                 .and_then(|d| read_manifest(storage, &d.digest, &d.media_type))
-                .and_then(|m| package_of(storage, &m));
-            match package {
-                Some(p) => Kind::Probe {
-                    package: Box::new(p),
+                .and_then(|m| config_of(storage, &m));
+            match config {
+                Some(Config::Package(package)) => Kind::Probe {
+                    package,
+                    arches: platforms(index),
+                },
+                Some(Config::TooLarge(size)) => Kind::LargeProbe {
+                    size,
                     arches: platforms(index),
                 },
                 None => other(),
             }
         }
-        Manifest::Image(_) => match package_of(storage, root) {
-            Some(p) => Kind::Probe {
-                arches: p
+        Manifest::Image(_) => match config_of(storage, root) {
+            Some(Config::Package(package)) => Kind::Probe {
+                arches: package
                     .objects
                     .iter()
                     .map(|o| o.arch.oci_name().to_string())
                     .collect(),
-                package: Box::new(p),
+                package,
+            },
+            Some(Config::TooLarge(size)) => Kind::LargeProbe {
+                size,
+                arches: Vec::new(),
             },
             None => other(),
         },
@@ -220,6 +267,16 @@ fn render(repos: &[(String, Vec<TagRow>)]) -> String {
                     }
                     h.push_str("</ul></td>");
                 }
+                Kind::LargeProbe { size, arches } => {
+                    let _ = write!(
+                        h,
+                        "<td>probe <span class=\"muted\">config too large to show ({size} bytes)</span></td><td>"
+                    );
+                    for a in arches {
+                        let _ = write!(h, "<span class=\"badge arch\">{}</span>", esc(a));
+                    }
+                    h.push_str("</td><td class=\"muted\">–</td>");
+                }
                 Kind::Other(t) => {
                     let _ = write!(
                         h,
@@ -250,8 +307,10 @@ pub(crate) async fn page(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.auth().authorize(&headers, Access::Pull, None)?;
+    let turn = state.page_turn().await;
     let st = state.clone();
     let html = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
+        let _turn = turn;
         let storage = st.storage();
         let mut repos = Vec::new();
         for name in storage.catalog()? {

@@ -51,6 +51,7 @@ pub fn options(root: &Path) -> ServerOptions {
         immutable_tags: false,
         logger: None,
         read_timeout: server::DEFAULT_READ_TIMEOUT,
+        external_url: None,
     }
 }
 

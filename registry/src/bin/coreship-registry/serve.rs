@@ -26,10 +26,16 @@ pub struct Args {
     /// Refuse to move an existing tag to another digest or to delete it (403 DENIED).
     #[arg(long)]
     immutable_tags: bool,
-    /// Close a connection whose request head takes longer than this to arrive, or whose
-    /// request body pauses longer than this (e.g. 30s, 2m)
+    /// Close a connection whose request head takes longer than this to arrive, whose
+    /// request body pauses longer than this, or whose client reads nothing of a response for
+    /// this long (e.g. 30s, 2m)
     #[arg(long, default_value = "30s", value_parser = duration::parse)]
     read_timeout: Duration,
+    /// The URL clients reach this registry at, e.g. https://registry.example.com behind a TLS
+    /// proxy: token challenges send clients there. Without it, challenges name the request's
+    /// Host (when it is a plain host[:port]) over http, else the listen address
+    #[arg(long, value_name = "URL")]
+    external_url: Option<String>,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<()> {
@@ -48,6 +54,7 @@ pub fn exec(args: Args) -> anyhow::Result<()> {
             eprintln!("coreship-registry: {line}")
         })),
         read_timeout: args.read_timeout,
+        external_url: args.external_url.clone(),
     })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
