@@ -22,6 +22,17 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// An error with all its causes, as `main` prints it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    out
+}
+
 fn blob_bytes() -> Vec<u8> {
     (0..200_000u32).map(|i| (i % 251) as u8).collect()
 }
@@ -460,4 +471,74 @@ fn redirect_loops_and_redirects_to_remote_plain_http_are_refused() {
         chain.contains("redirect to http://192.0.2.1/v2/a/manifests/1 refused"),
         "{chain}"
     );
+}
+
+/// A server that answers one request with up to `bound` interim `100 Continue` responses and
+/// nothing else, then closes; returns its port and the count it managed to send.
+fn interim_flood(bound: usize) -> (u16, std::thread::JoinHandle<usize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let mut sent = 0;
+        while sent < bound && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_ok() {
+            sent += 1;
+        }
+        sent
+    });
+    (port, thread)
+}
+
+#[test]
+fn an_endless_stream_of_interim_answers_ends_in_an_error() {
+    // More than any socket buffer holds: a client that gives up makes the writes fail early.
+    let bound = 2_000_000;
+    let (port, server) = interim_flood(bound);
+    let r: Reference = format!("127.0.0.1:{port}/a:1").parse().unwrap();
+    let e = Client::new(ClientOptions::default())
+        .get_manifest(&r)
+        .unwrap_err();
+    let sent = server.join().unwrap();
+    let chain = chain(&e);
+    assert!(chain.contains("interim"), "{chain}");
+    assert!(sent < bound, "the client read all {sent} interim answers");
+}
+
+#[test]
+fn a_response_that_trickles_forever_ends_at_the_request_deadline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One body byte every 5 ms, at most `bound` of the 100 000 announced, then close.
+    let bound = 2_000;
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        let mut sent = 0;
+        if conn
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            .is_ok()
+        {
+            while sent < bound && conn.write_all(b"x").is_ok() {
+                sent += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        sent
+    });
+    let r: Reference = format!("127.0.0.1:{port}/a:1").parse().unwrap();
+    let c = Client::new(ClientOptions {
+        request_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    });
+    let e = c.get_manifest(&r).unwrap_err();
+    let sent = server.join().unwrap();
+    let chain = chain(&e);
+    assert!(chain.contains("deadline"), "{chain}");
+    assert!(sent < bound, "the client read all {sent} bytes");
 }

@@ -9,12 +9,15 @@
 use super::tls::TlsStream;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest status or header line accepted.
 const MAX_LINE: usize = 8 << 10;
 /// Most header lines accepted in one response.
 const MAX_HEADERS: usize = 128;
+/// Most interim (1xx) responses skipped before the final one: registries send at most one
+/// (`100 Continue`); a server sending them without end would keep the client reading forever.
+const MAX_INTERIM: usize = 8;
 
 /// What went wrong below HTTP: the URL, resolving, connecting, TLS, I/O, or an answer that is
 /// not HTTP/1.x.
@@ -236,10 +239,15 @@ impl Response {
         method: &str,
         mut r: Box<dyn BufRead + Send>,
     ) -> Result<Response, HttpError> {
+        let mut interim = 0;
         let (status, headers) = loop {
             let (status, headers) = read_head(&mut r)?;
             if !(100..200).contains(&status) {
                 break (status, headers);
+            }
+            interim += 1;
+            if interim > MAX_INTERIM {
+                return Err(HttpError::Malformed("more than 8 interim (1xx) responses"));
             }
         };
         let framing = framing(method, status, &headers)?;
@@ -467,14 +475,70 @@ impl Read for Body {
     }
 }
 
-/// Sends one request on `conn` and reads the answer's head.
+/// The end of the time one request may take: connecting, TLS, sending, and the whole answer.
+/// Per-read timeouts alone let a server that sends a byte now and then hold a request
+/// forever. (A read already waiting can overrun it by up to the per-read timeout.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    until: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// `limit` from now.
+    pub(crate) fn after(limit: Duration) -> Deadline {
+        Deadline {
+            until: Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// A `TimedOut` error once the deadline has passed.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        if Instant::now() < self.until {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("request deadline of {} s passed", self.limit.as_secs()),
+        ))
+    }
+}
+
+/// A connection whose reads and writes fail once the request's deadline has passed.
+struct Timed {
+    conn: Conn,
+    deadline: Deadline,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.deadline.check()?;
+        self.conn.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.deadline.check()?;
+        self.conn.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.conn.flush()
+    }
+}
+
+/// Sends one request on `conn` and reads the answer's head; the rest of the request and the
+/// whole answer (head and body) must be done by `deadline`.
 pub(crate) fn exchange(
-    mut conn: Conn,
+    conn: Conn,
     method: &str,
     url: &Url<'_>,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
+    deadline: Deadline,
 ) -> Result<Response, HttpError> {
+    let mut conn = Timed { conn, deadline };
     write_request(&mut conn, method, url, headers, body).map_err(HttpError::Io)?;
     Response::read(method, Box::new(BufReader::with_capacity(16 << 10, conn)))
 }

@@ -6,7 +6,7 @@ use super::auth::{parse_challenge, token_query, AuthState, Challenge, TokenRespo
 use super::credentials::{basic_header, Credentials, Secrets};
 use super::error::{ClientError, RegistryErrors};
 pub(crate) use super::http::Response;
-use super::http::{self, Conn, HttpError, Url};
+use super::http::{self, Conn, Deadline, HttpError, Url};
 use super::tls::Https;
 use crate::Reference;
 use std::path::PathBuf;
@@ -34,6 +34,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Time allowed for any single read or write on a connection (a stalled transfer fails).
     pub io_timeout: Duration,
+    /// Time allowed for one whole request, from connecting to the end of the answer's body
+    /// (a blob download that runs out of it resumes in a new request where the server allows).
+    pub request_timeout: Duration,
     /// Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks of this size.
     pub chunk_size: u64,
     /// Attempts for one blob download (each resumes with `Range` where the server allows).
@@ -49,6 +52,7 @@ impl Default for ClientOptions {
             user_agent: concat!("coreship/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(30),
             io_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(600),
             chunk_size: 8 << 20,
             download_attempts: 4,
         }
@@ -202,6 +206,7 @@ impl Client {
             source: Box::new(source),
         };
         let parsed = Url::parse(url).map_err(transport)?;
+        let deadline = Deadline::after(self.opts.request_timeout);
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let https = if parsed.tls {
             Some(self.https(parsed.authority)?)
@@ -211,10 +216,12 @@ impl Client {
         let tcp = http::connect(&parsed, self.opts.connect_timeout, self.opts.io_timeout)
             .map_err(transport)?;
         let conn = match https {
-            Some(h) => Conn::Tls(Box::new(h.connect(parsed.host, tcp).map_err(transport)?)),
+            Some(h) => Conn::Tls(Box::new(
+                h.connect(parsed.host, tcp, deadline).map_err(transport)?,
+            )),
             None => Conn::Plain(tcp),
         };
-        http::exchange(conn, method, &parsed, headers, body).map_err(transport)
+        http::exchange(conn, method, &parsed, headers, body, deadline).map_err(transport)
     }
 
     /// Sends one request without authentication handling, following redirects of GET and
