@@ -473,6 +473,96 @@ fn redirect_loops_and_redirects_to_remote_plain_http_are_refused() {
     );
 }
 
+/// A registry behind a token server (Basic `u:p` buys the token `T`) whose blobs live on
+/// `storage`, another host: blob GETs answer 307 there.
+fn redirecting_registry(storage: String) -> Scripted {
+    Scripted::start(move |req| {
+        let host = req.header("host").unwrap_or("").to_string();
+        if req.path.starts_with("/token") {
+            return if req.header("authorization") == Some("Basic dTpw") {
+                Reply::new(200, r#"{"token":"T","expires_in":300}"#)
+            } else {
+                Reply::new(401, "")
+            };
+        }
+        match req.header("authorization") {
+            Some("Bearer T") if req.path.contains("/blobs/") => {
+                Reply::new(307, "").header("Location", format!("{storage}{}", req.path))
+            }
+            Some("Bearer T") => manifest_reply(),
+            _ => Reply::new(401, "").header(
+                "WWW-Authenticate",
+                format!(r#"Bearer realm="http://{host}/token",service="test""#),
+            ),
+        }
+    })
+}
+
+#[test]
+fn a_host_a_redirect_leads_to_gets_no_credentials_even_when_it_asks() {
+    // Another port is another host: it answers everything with a challenge naming itself
+    // as the token realm, hoping for the registry's credentials.
+    let hostile = Scripted::start(|req| {
+        let host = req.header("host").unwrap_or("").to_string();
+        Reply::new(401, "").header(
+            "WWW-Authenticate",
+            format!(r#"Bearer realm="http://{host}/token",service="evil""#),
+        )
+    });
+    let registry = redirecting_registry(format!("http://{}", hostile.host()));
+    let c = Client::new(ClientOptions {
+        credentials: creds(basic("u", "p")),
+        ..Default::default()
+    });
+    let r = reference(&registry, "a:1");
+    // The manifest GET buys the token; the blob GET then goes out with it, is redirected.
+    c.get_manifest(&r).unwrap();
+    let blob = blob_bytes();
+    let desc = Descriptor::of("application/octet-stream", &blob);
+    let dir = TempDir::new("redirect-401");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let e = c.fetch_blob(&r, &desc, &store, &NoProgress).unwrap_err();
+    let seen = hostile.requests();
+    assert!(!seen.is_empty(), "the redirect was not followed");
+    for req in &seen {
+        assert_eq!(req.header("authorization"), None, "{req:?}");
+    }
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "redirected to {}, which answered HTTP 401",
+            hostile.host()
+        )),
+        "{text}"
+    );
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_plain_http_token_realm_on_another_host_is_refused_before_connecting() {
+    // 192.0.2.1 (TEST-NET-1) is not this machine; the client must not even connect to it.
+    let server = Scripted::start(|_| {
+        Reply::new(401, "").header(
+            "WWW-Authenticate",
+            r#"Bearer realm="http://192.0.2.1/token",service="test""#,
+        )
+    });
+    let c = Client::new(ClientOptions {
+        credentials: creds(basic("u", "p")),
+        // Only bounds how long the unfixed client spends trying 192.0.2.1.
+        connect_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    });
+    let e = c.get_manifest(&reference(&server, "a:1")).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("http://192.0.2.1/token") && text.contains("plain HTTP only to"),
+        "{text}"
+    );
+    assert_eq!(c.stats().requests, 1, "only the registry was asked: {text}");
+    assert_eq!(server.requests().len(), 1);
+}
+
 /// A server that answers one request with up to `bound` interim `100 Continue` responses and
 /// nothing else, then closes; returns its port and the count it managed to send.
 fn interim_flood(bound: usize) -> (u16, std::thread::JoinHandle<usize>) {

@@ -123,6 +123,25 @@ pub enum ClientError {
         /// The registry's error list.
         errors: RegistryErrors,
     },
+    /// A host the registry redirected to answered 401 or 403. Credentials go only to the
+    /// registry itself, so its challenge is not answered.
+    #[error("{url} was redirected to {host}, which answered HTTP {status}: credentials are sent only to the registry, never to a host it redirects to")]
+    RedirectedAuth {
+        /// The URL asked for.
+        url: String,
+        /// `host[:port]` of the answer.
+        host: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// A challenge named a token endpoint in plain HTTP where plain HTTP is not allowed.
+    #[error("token endpoint {realm} (named by {url}) refused: plain HTTP only to loopback hosts or with --insecure; nothing was sent to it")]
+    PlainRealm {
+        /// The URL whose challenge named it.
+        url: String,
+        /// The realm.
+        realm: String,
+    },
     /// The token endpoint's answer had no token.
     #[error("token endpoint {url} returned no `token` or `access_token`")]
     Token {
@@ -277,9 +296,9 @@ impl ClientError {
     /// The HTTP status, when the error is a registry answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ClientError::Status { status, .. } | ClientError::Unauthorized { status, .. } => {
-                Some(*status)
-            }
+            ClientError::Status { status, .. }
+            | ClientError::Unauthorized { status, .. }
+            | ClientError::RedirectedAuth { status, .. } => Some(*status),
             ClientError::NotFound { .. } => Some(404),
             _ => None,
         }

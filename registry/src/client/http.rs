@@ -128,6 +128,13 @@ impl<'a> Url<'a> {
     pub(crate) fn is_loopback(&self) -> bool {
         self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
+
+    /// Whether `other` has the same scheme, host (any case) and port.
+    pub(crate) fn same_origin(&self, other: &Url<'_>) -> bool {
+        self.tls == other.tls
+            && self.port == other.port
+            && self.host.eq_ignore_ascii_case(other.host)
+    }
 }
 
 /// A connection to one host.

@@ -293,13 +293,13 @@ mod tests {
             ..Default::default()
         });
         let call = crate::client::transport::Call::new("GET", url.clone());
-        let mut resp = client.raw(&call, None).unwrap();
+        let (mut resp, _) = client.raw(&call, None).unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.read_to_vec(100).unwrap(), b"hello");
         // The certificate names localhost and 127.0.0.1, not other names of this machine.
         let by_ip = format!("https://127.0.0.1:{port}/v2/");
         let call = crate::client::transport::Call::new("GET", by_ip);
-        assert_eq!(client.raw(&call, None).unwrap().status(), 200);
+        assert_eq!(client.raw(&call, None).unwrap().0.status(), 200);
         // Without the CA file the system roots do not know the test CA.
         let e = crate::client::Client::new(ClientOptions::default())
             .raw(&crate::client::transport::Call::new("GET", url), None)

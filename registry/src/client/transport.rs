@@ -224,14 +224,23 @@ impl Client {
         http::exchange(conn, method, &parsed, headers, body, deadline).map_err(transport)
     }
 
+    /// Whether a request may go to `to` after one to a URL of scheme `from_tls`: HTTPS always;
+    /// plain HTTP never after HTTPS, else only to this machine or with `--insecure`.
+    /// Redirects and token endpoints obey it, as registry URLs do.
+    fn may_send(&self, from_tls: bool, to: &Url<'_>) -> bool {
+        to.tls || (!from_tls && (self.opts.insecure || to.is_loopback()))
+    }
+
     /// Sends one request without authentication handling, following redirects of GET and
-    /// HEAD (up to [`MAX_REDIRECTS`]); `Authorization` is dropped when the host changes, and a
-    /// redirect to plain HTTP is followed only where plain HTTP is allowed anyway.
+    /// HEAD (up to [`MAX_REDIRECTS`]); `Authorization` is dropped for good once a redirect
+    /// leaves the origin (scheme, host, port) of `call`, and a redirect to plain HTTP is
+    /// followed only where plain HTTP is allowed anyway. Returns the answer and, when it came
+    /// from another origin, that URL.
     pub(crate) fn raw(
         &self,
         call: &Call<'_>,
         authorization: Option<&str>,
-    ) -> Result<Response, ClientError> {
+    ) -> Result<(Response, Option<String>), ClientError> {
         let mut headers: Vec<(&str, &str)> = vec![("User-Agent", self.opts.user_agent.as_str())];
         headers.extend(call.headers.iter().map(|(k, v)| (*k, v.as_str())));
         // An empty body is sent as `Content-Length: 0`, which servers and proxies expect on
@@ -241,8 +250,15 @@ impl Client {
             other => other,
         };
         let follow = matches!(call.method, "GET" | "HEAD");
+        let refuse = |source: HttpError| ClientError::Transport {
+            method: call.method,
+            url: call.url.clone(),
+            source: Box::new(source),
+        };
+        let origin = Url::parse(&call.url).map_err(refuse)?;
         let mut url = call.url.clone();
         let mut authorization = authorization;
+        let mut elsewhere = false;
         for hop in 0.. {
             let mut all = headers.clone();
             if let Some(a) = authorization {
@@ -253,24 +269,22 @@ impl Client {
                 Some(l) if follow && matches!(resp.status(), 301 | 302 | 303 | 307 | 308) => {
                     l.to_string()
                 }
-                _ => return Ok(resp),
-            };
-            let refuse = |source: HttpError| ClientError::Transport {
-                method: call.method,
-                url: call.url.clone(),
-                source: Box::new(source),
+                _ => return Ok((resp, elsewhere.then_some(url))),
             };
             if hop == MAX_REDIRECTS {
                 return Err(refuse(HttpError::Redirects(MAX_REDIRECTS)));
             }
             let next = Self::resolve_location(&url, &location);
-            let (from, to) = (Url::parse(&url), Url::parse(&next).map_err(refuse)?);
-            let from_tls = from.as_ref().is_ok_and(|u| u.tls);
-            if !to.tls && (from_tls || !(self.opts.insecure || to.is_loopback())) {
+            let to = Url::parse(&next).map_err(refuse)?;
+            let from_tls = Url::parse(&url).is_ok_and(|u| u.tls);
+            if !self.may_send(from_tls, &to) {
                 return Err(refuse(HttpError::PlainRedirect(next)));
             }
-            if from.map(|u| u.authority).ok() != Some(to.authority) {
+            if !origin.same_origin(&to) {
+                // Credentials are for the registry alone: once off its origin, none are sent
+                // for the rest of the chain, and a challenge from there is not answered.
                 authorization = None;
+                elsewhere = true;
             }
             url = next;
         }
@@ -291,10 +305,17 @@ impl Client {
             .credentials(&r.registry, self.opts.credentials.as_ref());
         for attempt in 0..2 {
             let header = self.lock_auth().header(&r.registry, scope, creds.as_ref());
-            let mut resp = self.raw(call, header.as_deref())?;
+            let (mut resp, elsewhere) = self.raw(call, header.as_deref())?;
             let status = resp.status();
             if status != 401 && status != 403 {
                 return Ok(resp);
+            }
+            if let Some(at) = elsewhere {
+                return Err(ClientError::RedirectedAuth {
+                    url: call.url.clone(),
+                    host: Url::parse(&at).map_or(at.clone(), |u| u.authority.to_string()),
+                    status,
+                });
             }
             let challenge = header_str(&resp, "www-authenticate");
             if status == 401 && attempt == 0 {
@@ -309,8 +330,13 @@ impl Client {
                         scope: asked,
                     }) => {
                         let scopes = [asked.as_deref().unwrap_or(scope), scope];
-                        let (token, life) =
-                            self.fetch_token(&realm, service.as_deref(), &scopes, creds.as_ref())?;
+                        let (token, life) = self.fetch_token(
+                            &call.url,
+                            &realm,
+                            service.as_deref(),
+                            &scopes,
+                            creds.as_ref(),
+                        )?;
                         self.lock_auth().set_token(&r.registry, scope, token, life);
                         continue;
                     }
@@ -342,14 +368,27 @@ impl Client {
     }
 
     /// The distribution token flow: GET the realm (Basic credentials if any), or POST an
-    /// OAuth2 refresh token for a docker `identitytoken`.
+    /// OAuth2 refresh token for a docker `identitytoken`. The realm `url`'s challenge named
+    /// obeys the plain-HTTP rule of [`Client::may_send`]: a refused realm gets no request.
     fn fetch_token(
         &self,
+        url: &str,
         realm: &str,
         service: Option<&str>,
         scopes: &[&str],
         creds: Option<&Credentials>,
     ) -> Result<(String, Duration), ClientError> {
+        let to = Url::parse(realm).map_err(|source| ClientError::Transport {
+            method: "GET",
+            url: realm.to_string(),
+            source: Box::new(source),
+        })?;
+        if !self.may_send(Url::parse(url).is_ok_and(|u| u.tls), &to) {
+            return Err(ClientError::PlainRealm {
+                url: url.to_string(),
+                realm: realm.to_string(),
+            });
+        }
         let sep = if realm.contains('?') { '&' } else { '?' };
         let query = token_query(service, scopes);
         let mut resp = match creds.map(|c| &c.secrets) {
@@ -361,14 +400,14 @@ impl Client {
                 let call = Call::new("POST", realm.to_string())
                     .header("Content-Type", "application/x-www-form-urlencoded")
                     .body(form.as_bytes());
-                self.raw(&call, None)?
+                self.raw(&call, None)?.0
             }
             _ => {
                 let auth = creds
                     .and_then(|c| c.basic())
                     .map(|(u, p)| basic_header(&u, &p));
                 let call = Call::new("GET", format!("{realm}{sep}{query}"));
-                self.raw(&call, auth.as_deref())?
+                self.raw(&call, auth.as_deref())?.0
             }
         };
         let url = realm.to_string();
@@ -453,6 +492,23 @@ mod tests {
         assert!(c.url(&remote, "").starts_with("http://ghcr.io/"));
         assert_eq!(pull_scope(&remote), "repository:acme/x:pull");
         assert_eq!(push_scope(&remote), "repository:acme/x:pull,push");
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_this_machine_unless_insecure_and_never_after_https() {
+        let url = |u| Url::parse(u).unwrap();
+        let c = Client::new(ClientOptions::default());
+        assert!(c.may_send(false, &url("http://127.0.0.1:1/token")));
+        assert!(c.may_send(false, &url("http://localhost/token")));
+        assert!(!c.may_send(false, &url("http://192.0.2.1/token")));
+        assert!(!c.may_send(true, &url("http://127.0.0.1/token")));
+        assert!(c.may_send(true, &url("https://auth.example/token")));
+        let insecure = Client::new(ClientOptions {
+            insecure: true,
+            ..Default::default()
+        });
+        assert!(insecure.may_send(false, &url("http://192.0.2.1/token")));
+        assert!(!insecure.may_send(true, &url("http://192.0.2.1/token")));
     }
 
     #[test]

@@ -133,6 +133,19 @@ fn a_passed_deadline_fails_reads_and_writes() {
 }
 
 #[test]
+fn origins_are_scheme_host_and_port() {
+    let a = Url::parse("https://Registry.example/v2/").unwrap();
+    for (other, same) in [
+        ("https://registry.example:443/x", true),
+        ("http://registry.example:443/x", false),
+        ("https://registry.example:8443/x", false),
+        ("https://storage.example/x", false),
+    ] {
+        assert_eq!(a.same_origin(&Url::parse(other).unwrap()), same, "{other}");
+    }
+}
+
+#[test]
 fn malformed_status_lines_are_refused() {
     for raw in [
         &b"HTTP/2 200 OK\r\n\r\n"[..],
