@@ -1,7 +1,7 @@
 //! Registry authentication: `WWW-Authenticate` challenges, the distribution token flow and
 //! its per-scope token cache, Basic auth and direct bearer tokens.
 
-use super::credentials::{basic_header, Credentials, Secrets};
+use super::credentials::{basic_header, Credentials, Found, Secrets};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -128,17 +128,17 @@ pub(crate) struct AuthState {
     /// Registries that asked for Basic auth.
     basic: HashSet<String>,
     /// Credentials per registry (looked up once).
-    credentials: HashMap<String, Option<Credentials>>,
+    credentials: HashMap<String, Found>,
 }
 
 impl AuthState {
-    pub(crate) fn credentials(
-        &mut self,
-        registry: &str,
-        explicit: Option<&Credentials>,
-    ) -> Option<Credentials> {
+    /// The explicit credentials, or those the environment and auth files hold for `registry`.
+    pub(crate) fn credentials(&mut self, registry: &str, explicit: Option<&Credentials>) -> Found {
         if let Some(c) = explicit {
-            return Some(c.clone());
+            return Found {
+                credentials: Some(c.clone()),
+                withheld: None,
+            };
         }
         self.credentials
             .entry(registry.to_string())

@@ -1,5 +1,6 @@
 //! [`ClientError`]: what failed, where (URL, status), what the registry said, and what to do.
 
+use super::credentials::Withheld;
 use crate::layout::LayoutError;
 use crate::store::StoreError;
 use crate::{artifact::ArtifactError, oci::ManifestError, Sha256Digest};
@@ -64,13 +65,16 @@ impl fmt::Display for RegistryErrors {
     }
 }
 
-/// Where the credentials a request used came from (never the secret itself).
-pub(crate) fn describe_origin(origin: &Option<String>) -> String {
-    match origin {
-        Some(o) => format!("the credentials from {o} were refused: check them"),
-        None => "no credentials were found: set CORESHIP_REGISTRY_USER and \
-                 CORESHIP_REGISTRY_PASSWORD, or CORESHIP_REGISTRY_TOKEN, or log in with \
-                 docker/podman"
+/// Where the credentials a request used came from (never the secret itself), or why there
+/// were none.
+pub(crate) fn describe_origin(origin: &Option<String>, withheld: &Option<Withheld>) -> String {
+    match (origin, withheld) {
+        (Some(o), _) => format!("the credentials from {o} were refused: check them"),
+        (None, Some(w)) => w.to_string(),
+        (None, None) => "no credentials were found: set CORESHIP_REGISTRY_USER and \
+                         CORESHIP_REGISTRY_PASSWORD, or CORESHIP_REGISTRY_TOKEN (with \
+                         CORESHIP_REGISTRY_HOST naming a registry not on this machine), or log \
+                         in with docker/podman"
             .to_string(),
     }
 }
@@ -112,7 +116,7 @@ pub enum ClientError {
         errors: RegistryErrors,
     },
     /// Authentication failed (401 after trying the credentials, or 403).
-    #[error("{url}: HTTP {status}{errors}; {}", describe_origin(.origin))]
+    #[error("{url}: HTTP {status}{errors}; {}", describe_origin(.origin, .withheld))]
     Unauthorized {
         /// The URL.
         url: String,
@@ -120,6 +124,8 @@ pub enum ClientError {
         status: u16,
         /// Which environment variable or file the credentials came from.
         origin: Option<String>,
+        /// Credentials of the environment not sent because they are for other hosts.
+        withheld: Option<Withheld>,
         /// The registry's error list.
         errors: RegistryErrors,
     },
@@ -356,6 +362,7 @@ mod tests {
             url: "https://r.example/v2/".into(),
             status: 401,
             origin: Some("env CORESHIP_REGISTRY_TOKEN".into()),
+            withheld: None,
             errors: RegistryErrors::default(),
         };
         assert_eq!(

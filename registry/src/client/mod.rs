@@ -33,7 +33,7 @@ mod transport;
 
 pub use blobs::BlobPush;
 pub use cache::{cache_name, Cache, ANNOTATION_CACHE_ROOT};
-pub use credentials::{Credentials, Secret, Secrets};
+pub use credentials::{Credentials, Found, Secret, Secrets, Withheld};
 pub use error::{ClientError, RegistryError, RegistryErrors};
 pub use http::HttpError;
 pub use manifests::{FetchedManifest, PutManifest};

@@ -3,7 +3,7 @@
 //! client in `http.rs`.
 
 use super::auth::{parse_challenge, token_query, AuthState, Challenge, TokenResponse};
-use super::credentials::{basic_header, Credentials, Secrets};
+use super::credentials::{basic_header, Credentials, Found, Secrets};
 use super::error::{ClientError, RegistryErrors};
 pub(crate) use super::http::Response;
 use super::http::{self, Conn, Deadline, HttpError, Url};
@@ -300,11 +300,12 @@ impl Client {
         scope: &str,
         call: &Call<'_>,
     ) -> Result<Response, ClientError> {
-        let creds = self
+        let found = self
             .lock_auth()
             .credentials(&r.registry, self.opts.credentials.as_ref());
+        let creds = found.credentials.as_ref();
         for attempt in 0..2 {
-            let header = self.lock_auth().header(&r.registry, scope, creds.as_ref());
+            let header = self.lock_auth().header(&r.registry, scope, creds);
             let (mut resp, elsewhere) = self.raw(call, header.as_deref())?;
             let status = resp.status();
             if status != 401 && status != 403 {
@@ -320,7 +321,7 @@ impl Client {
             let challenge = header_str(&resp, "www-authenticate");
             if status == 401 && attempt == 0 {
                 match challenge.as_deref().and_then(parse_challenge) {
-                    Some(Challenge::Basic) if creds.as_ref().and_then(|c| c.basic()).is_some() => {
+                    Some(Challenge::Basic) if creds.and_then(|c| c.basic()).is_some() => {
                         self.lock_auth().set_basic(&r.registry);
                         continue;
                     }
@@ -335,7 +336,7 @@ impl Client {
                             &realm,
                             service.as_deref(),
                             &scopes,
-                            creds.as_ref(),
+                            &found,
                         )?;
                         self.lock_auth().set_token(&r.registry, scope, token, life);
                         continue;
@@ -356,7 +357,8 @@ impl Client {
             return Err(ClientError::Unauthorized {
                 url: call.url.clone(),
                 status,
-                origin: creds.map(|c| c.origin),
+                origin: creds.map(|c| c.origin.clone()),
+                withheld: found.withheld,
                 errors: read_errors(&mut resp),
             });
         }
@@ -376,8 +378,9 @@ impl Client {
         realm: &str,
         service: Option<&str>,
         scopes: &[&str],
-        creds: Option<&Credentials>,
+        found: &Found,
     ) -> Result<(String, Duration), ClientError> {
+        let creds = found.credentials.as_ref();
         let to = Url::parse(realm).map_err(|source| ClientError::Transport {
             method: "GET",
             url: realm.to_string(),
@@ -417,6 +420,7 @@ impl Client {
                 url,
                 status,
                 origin: creds.map(|c| c.origin.clone()),
+                withheld: found.withheld.clone(),
                 errors: read_errors(&mut resp),
             });
         }
