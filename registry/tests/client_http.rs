@@ -9,7 +9,7 @@ mod common;
 use client_support::{
     fake_minisig, package_dir, DockerRegistry, Reply, Request, Scripted, TempDir,
 };
-use coreship_registry::artifact::PackOptions;
+use coreship_registry::artifact::{self, PackOptions};
 use coreship_registry::client::{
     pull, push, Cache, Client, ClientError, ClientOptions, Credentials, NoProgress, PackageDir,
     ProgressFn, Secret, Secrets,
@@ -631,4 +631,53 @@ fn a_response_that_trickles_forever_ends_at_the_request_deadline() {
     let chain = chain(&e);
     assert!(chain.contains("deadline"), "{chain}");
     assert!(sent < bound, "the client read all {sent} bytes");
+}
+
+#[test]
+fn descriptors_larger_than_their_cap_are_refused_before_any_request() {
+    let server = Scripted::start(|_| Reply::new(200, b"x".to_vec()));
+    let dir = TempDir::new("caps");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let c = Client::new(ClientOptions::default());
+    let r = reference(&server, "a:1");
+    let declared = |media_type: &str, size: u64| Descriptor {
+        media_type: media_type.to_string(),
+        digest: Sha256Digest::of(b"x"),
+        size,
+        platform: None,
+        artifact_type: None,
+        annotations: Default::default(),
+    };
+    for (media_type, size, what) in [
+        (
+            artifact::MEDIA_TYPE_OBJECT,
+            (64 << 20) + 1,
+            "BPF object layer",
+        ),
+        (artifact::MEDIA_TYPE_MIN_BTF, 512 << 20, "minimal BTF layer"),
+        (
+            artifact::MEDIA_TYPE_CONFIG,
+            (1 << 20) + 1,
+            "package description",
+        ),
+        (
+            artifact::MEDIA_TYPE_SIGNATURE,
+            (64 << 10) + 1,
+            "signature layer",
+        ),
+        ("application/octet-stream", (64 << 20) + 1, "blob"),
+    ] {
+        let desc = declared(media_type, size);
+        let e = c.fetch_blob(&r, &desc, &store, &NoProgress).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("{what} {} declares {size} bytes", desc.digest)),
+            "{text}"
+        );
+    }
+    let manifest = declared(coreship_registry::oci::MEDIA_TYPE_MANIFEST, (4 << 20) + 1);
+    let e = c.fetch_manifest(&r, &manifest).unwrap_err();
+    assert!(e.to_string().starts_with("manifest sha256:"), "{e}");
+    assert_eq!(server.requests().len(), 0, "{:?}", server.requests());
+    assert!(store.list().unwrap().is_empty());
 }
