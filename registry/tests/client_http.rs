@@ -11,10 +11,10 @@ use client_support::{
 };
 use coreship_registry::artifact::{self, PackOptions};
 use coreship_registry::client::{
-    pull, push, Cache, Client, ClientError, ClientOptions, Credentials, NoProgress, PackageDir,
-    ProgressFn, Secret, Secrets,
+    pull, push, referrer_descriptor, Cache, Client, ClientError, ClientOptions, Credentials,
+    NoProgress, PackageDir, ProgressFn, Secret, Secrets,
 };
-use coreship_registry::oci::{Descriptor, Manifest};
+use coreship_registry::oci::{self, Descriptor, ImageIndex, Manifest};
 use coreship_registry::store::BlobStore;
 use coreship_registry::{Arch, Reference, Sha256Digest};
 use std::io::{Read, Write};
@@ -680,4 +680,82 @@ fn descriptors_larger_than_their_cap_are_refused_before_any_request() {
     assert!(e.to_string().starts_with("manifest sha256:"), "{e}");
     assert_eq!(server.requests().len(), 0, "{:?}", server.requests());
     assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_signature_referrer_with_more_than_a_signature_in_it_is_skipped_unread() {
+    let work = TempDir::new("sig-extra");
+    let dir = work.path().join("pkg");
+    package_dir(&dir, &[(Arch::X86_64, b"x86")]);
+    let packed = artifact::pack(&dir, &PackOptions::default()).unwrap();
+    let root = packed.root.descriptor.clone();
+    let minisig = fake_minisig(&root.digest);
+    let (sig_blobs, honest) = artifact::signature(&root, &minisig, false);
+    // A second signature referrer: the same, plus a 1 GiB layer nobody needs to verify it.
+    let Manifest::Image(mut image) = Manifest::parse(&honest.bytes, None).unwrap() else {
+        panic!("an image manifest");
+    };
+    let mut huge = Descriptor::of("application/octet-stream", b"");
+    huge.size = 1 << 30;
+    image.layers.push(huge.clone());
+    let bytes = oci::to_json(&image);
+    let hostile = artifact::Blob {
+        descriptor: Descriptor::of(oci::MEDIA_TYPE_MANIFEST, &bytes),
+        bytes,
+    };
+    let referrers = oci::to_json(&ImageIndex {
+        schema_version: 2,
+        media_type: Some(oci::MEDIA_TYPE_INDEX.to_string()),
+        artifact_type: None,
+        manifests: vec![
+            referrer_descriptor(&hostile).unwrap(),
+            referrer_descriptor(&honest).unwrap(),
+        ],
+        subject: None,
+        annotations: Default::default(),
+    });
+    let mut content = std::collections::HashMap::new();
+    for b in packed
+        .blobs
+        .iter()
+        .chain(&packed.manifests)
+        .chain([&packed.root, &honest, &hostile])
+        .chain(&sig_blobs)
+    {
+        content.insert(b.descriptor.digest.to_string(), b.bytes.clone());
+    }
+    let (root_bytes, root_digest) = (packed.root.bytes.clone(), root.digest.to_string());
+    let server = Scripted::start(move |req| {
+        let last = req.path.rsplit('/').next().unwrap_or("");
+        if req.path.ends_with("/manifests/1") {
+            return Reply::new(200, root_bytes.clone())
+                .header("Content-Type", oci::MEDIA_TYPE_INDEX)
+                .header("Docker-Content-Digest", root_digest.clone());
+        }
+        if req.path.contains("/referrers/") {
+            return Reply::new(200, referrers.clone())
+                .header("Content-Type", oci::MEDIA_TYPE_INDEX);
+        }
+        match content.get(last) {
+            Some(b) => Reply::new(200, b.clone()),
+            None => Reply::new(404, ""),
+        }
+    });
+    let cache = Cache::open(&work.path().join("cache")).unwrap();
+    let c = Client::new(ClientOptions::default());
+    let got = pull(
+        &c,
+        &cache,
+        &reference(&server, "a:1"),
+        Arch::X86_64,
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(got.signatures, vec![minisig]);
+    let asked: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !asked.iter().any(|p| p.ends_with(&huge.digest.to_string())),
+        "{asked:?}"
+    );
 }
