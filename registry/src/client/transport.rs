@@ -370,11 +370,12 @@ impl Client {
     }
 
     /// The distribution token flow: GET the realm (Basic credentials if any), or POST an
-    /// OAuth2 refresh token for a docker `identitytoken`. The realm `url`'s challenge named
-    /// obeys the plain-HTTP rule of [`Client::may_send`]: a refused realm gets no request.
+    /// OAuth2 refresh token for a docker `identitytoken`. The realm, named by the challenge
+    /// of a request to `from`, obeys the plain-HTTP rule of [`Client::may_send`] as seen from
+    /// there: a refused realm gets no request at all.
     fn fetch_token(
         &self,
-        url: &str,
+        from: &str,
         realm: &str,
         service: Option<&str>,
         scopes: &[&str],
@@ -386,9 +387,9 @@ impl Client {
             url: realm.to_string(),
             source: Box::new(source),
         })?;
-        if !self.may_send(Url::parse(url).is_ok_and(|u| u.tls), &to) {
+        if !self.may_send(Url::parse(from).is_ok_and(|u| u.tls), &to) {
             return Err(ClientError::PlainRealm {
-                url: url.to_string(),
+                url: from.to_string(),
                 realm: realm.to_string(),
             });
         }
