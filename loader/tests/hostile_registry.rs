@@ -279,6 +279,8 @@ fn zeros_digest(n: u64) -> Sha256Digest {
 }
 
 /// Runs `cmd` to its end; returns its stderr and its peak resident memory in KiB.
+// Reaped by wait4 below: std's `wait` does not report the child's resource usage.
+#[allow(clippy::zombie_processes)]
 fn run_measured(cmd: &mut Command) -> (String, i64) {
     let mut child = cmd
         .stdout(Stdio::null())
@@ -293,8 +295,10 @@ fn run_measured(cmd: &mut Command) -> (String, i64) {
         .read_to_string(&mut stderr)
         .unwrap();
     let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in; the pid is our own unwaited child.
+    // SAFETY: rusage is plain integers, for which all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals; the pid is this test's own child, not yet
+    // reaped by anyone.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(
         pid,

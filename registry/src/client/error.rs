@@ -67,7 +67,7 @@ impl fmt::Display for RegistryErrors {
 
 /// Where the credentials a request used came from (never the secret itself), or why there
 /// were none.
-pub(crate) fn describe_origin(origin: &Option<String>, withheld: &Option<Withheld>) -> String {
+pub(crate) fn describe_origin(origin: &Option<String>, withheld: &Option<Box<Withheld>>) -> String {
     match (origin, withheld) {
         (Some(o), _) => format!("the credentials from {o} were refused: check them"),
         (None, Some(w)) => w.to_string(),
@@ -125,7 +125,7 @@ pub enum ClientError {
         /// Which environment variable or file the credentials came from.
         origin: Option<String>,
         /// Credentials of the environment not sent because they are for other hosts.
-        withheld: Option<Withheld>,
+        withheld: Option<Box<Withheld>>,
         /// The registry's error list.
         errors: RegistryErrors,
     },

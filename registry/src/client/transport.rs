@@ -358,7 +358,7 @@ impl Client {
                 url: call.url.clone(),
                 status,
                 origin: creds.map(|c| c.origin.clone()),
-                withheld: found.withheld,
+                withheld: found.withheld.map(Box::new),
                 errors: read_errors(&mut resp),
             });
         }
@@ -421,7 +421,7 @@ impl Client {
                 url,
                 status,
                 origin: creds.map(|c| c.origin.clone()),
-                withheld: found.withheld.clone(),
+                withheld: found.withheld.clone().map(Box::new),
                 errors: read_errors(&mut resp),
             });
         }
