@@ -297,6 +297,36 @@ impl Response {
     }
 }
 
+/// What [`read_response`] made of an answer.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ReadResponse {
+    /// The final status.
+    pub status: u16,
+    /// The final answer's headers.
+    pub headers: Vec<(String, String)>,
+    /// The body, or why it could not be read whole.
+    pub body: Result<Vec<u8>, HttpError>,
+}
+
+/// Reads `input` as the answer to a `method` request, as the client reads a connection: the
+/// head (interim answers skipped), then the body, at most `limit` bytes. The fuzz target's
+/// way in; the client itself streams bodies.
+#[doc(hidden)]
+pub fn read_response(
+    method: &str,
+    input: Box<dyn BufRead + Send>,
+    limit: u64,
+) -> Result<ReadResponse, HttpError> {
+    let mut resp = Response::read(method, input)?;
+    let body = resp.read_to_vec(limit);
+    Ok(ReadResponse {
+        status: resp.status,
+        headers: resp.headers,
+        body,
+    })
+}
+
 /// One line without its CRLF (or LF), at most [`MAX_LINE`] bytes.
 fn read_line(r: &mut dyn BufRead) -> Result<Vec<u8>, HttpError> {
     let mut line = Vec::new();

@@ -39,6 +39,8 @@ pub use cache::{cache_name, Cache, ANNOTATION_CACHE_ROOT};
 pub use credentials::{Credentials, Found, Secret, Secrets, Withheld};
 pub use error::{ClientError, RegistryError, RegistryErrors};
 pub use http::HttpError;
+#[doc(hidden)]
+pub use http::{read_response, ReadResponse};
 pub use manifests::{FetchedManifest, PutManifest};
 pub use progress::{NoProgress, Progress, ProgressFn};
 pub use pull::{open_cached, pull, Pulled};
