@@ -230,7 +230,7 @@ fn registry_credentials_from_the_environment_go_only_to_the_hosts_they_name() {
     refused(
         &token_elsewhere,
         &format!(
-            "CORESHIP_REGISTRY_TOKEN is set but applies only to registry.example, ghcr.io: \
+            "CORESHIP_REGISTRY_TOKEN is set but applies only to registry.example,ghcr.io: \
              set CORESHIP_REGISTRY_HOST={} if it is for this registry",
             server.host()
         ),

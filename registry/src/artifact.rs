@@ -144,7 +144,7 @@ pub enum ArtifactError {
     },
     /// A descriptor declares more bytes than its media type allows: refused before any of
     /// it is read, so a hostile registry or layout cannot fill memory or disk.
-    #[error("{what} {digest} declares {size} bytes, more than the {} cap for it; refused before reading it", human(*.max))]
+    #[error("{what} {digest} declares {size} bytes, more than the {cap} cap for it; refused before reading it")]
     TooLarge {
         /// What the blob is (`minimal BTF layer`, `manifest`, …).
         what: &'static str,
@@ -152,8 +152,8 @@ pub enum ArtifactError {
         digest: Sha256Digest,
         /// The size its descriptor declares.
         size: u64,
-        /// The cap for its media type.
-        max: u64,
+        /// The cap for its media type, as said (`64 MiB`).
+        cap: &'static str,
     },
     /// The config blob is not a valid package description.
     #[error("config blob {digest}")]
@@ -166,38 +166,32 @@ pub enum ArtifactError {
     },
 }
 
-/// `64 MiB`, `64 KiB`, or bytes.
-fn human(n: u64) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
-        n => format!("{n}-byte"),
-    }
-}
-
-/// The most bytes a blob of `media_type` may have, and what such a blob is called. Every
-/// reader of coreship artifacts (registry client, cache, layouts) holds these.
-pub fn size_cap(media_type: &str) -> (u64, &'static str) {
+/// The most bytes a blob of `media_type` may have, what such a blob is called, and the cap
+/// as errors say it. Every reader of coreship artifacts (registry client, cache, layouts)
+/// holds these.
+pub fn size_cap(media_type: &str) -> (u64, &'static str, &'static str) {
     match media_type {
-        MEDIA_TYPE_CONFIG => (MAX_CONFIG_BYTES, "package description"),
-        MEDIA_TYPE_OBJECT => (MAX_OBJECT_BYTES, "BPF object layer"),
-        MEDIA_TYPE_MIN_BTF => (MAX_MIN_BTF_BYTES, "minimal BTF layer"),
-        MEDIA_TYPE_SIGNATURE => (MAX_SIGNATURE_BYTES, "signature layer"),
-        m if oci::is_manifest_media_type(m) => (oci::MAX_MANIFEST_BYTES as u64, "manifest"),
-        _ => (MAX_OTHER_BLOB_BYTES, "blob"),
+        MEDIA_TYPE_CONFIG => (MAX_CONFIG_BYTES, "package description", "1 MiB"),
+        MEDIA_TYPE_OBJECT => (MAX_OBJECT_BYTES, "BPF object layer", "64 MiB"),
+        MEDIA_TYPE_MIN_BTF => (MAX_MIN_BTF_BYTES, "minimal BTF layer", "64 MiB"),
+        MEDIA_TYPE_SIGNATURE => (MAX_SIGNATURE_BYTES, "signature layer", "64 KiB"),
+        m if oci::is_manifest_media_type(m) => {
+            (oci::MAX_MANIFEST_BYTES as u64, "manifest", "4 MiB")
+        }
+        _ => (MAX_OTHER_BLOB_BYTES, "blob", "64 MiB"),
     }
 }
 
 /// Refuses `desc` if it declares more bytes than [`size_cap`] allows its media type: checked
 /// before fetching, so that what a descriptor claims is never downloaded or read first.
 pub fn check_size(desc: &Descriptor) -> Result<(), ArtifactError> {
-    let (max, what) = size_cap(&desc.media_type);
+    let (max, what, cap) = size_cap(&desc.media_type);
     if desc.size > max {
         return Err(ArtifactError::TooLarge {
             what,
             digest: desc.digest,
             size: desc.size,
-            max,
+            cap,
         });
     }
     Ok(())

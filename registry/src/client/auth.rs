@@ -1,7 +1,7 @@
 //! Registry authentication: `WWW-Authenticate` challenges, the distribution token flow and
 //! its per-scope token cache, Basic auth and direct bearer tokens.
 
-use super::credentials::{basic_header, Credentials, Found, Secrets};
+use super::credentials::{basic_header, Credentials, Secrets};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -128,17 +128,17 @@ pub(crate) struct AuthState {
     /// Registries that asked for Basic auth.
     basic: HashSet<String>,
     /// Credentials per registry (looked up once).
-    credentials: HashMap<String, Found>,
+    credentials: HashMap<String, Option<Credentials>>,
 }
 
 impl AuthState {
-    /// The explicit credentials, or those the environment and auth files hold for `registry`.
-    pub(crate) fn credentials(&mut self, registry: &str, explicit: Option<&Credentials>) -> Found {
+    pub(crate) fn credentials(
+        &mut self,
+        registry: &str,
+        explicit: Option<&Credentials>,
+    ) -> Option<Credentials> {
         if let Some(c) = explicit {
-            return Found {
-                credentials: Some(c.clone()),
-                withheld: None,
-            };
+            return Some(c.clone());
         }
         self.credentials
             .entry(registry.to_string())

@@ -69,8 +69,8 @@ impl Credentials {
 pub struct Withheld {
     /// `CORESHIP_REGISTRY_TOKEN` or `CORESHIP_REGISTRY_USER/CORESHIP_REGISTRY_PASSWORD`.
     pub variable: &'static str,
-    /// The hosts they are for, as `CORESHIP_REGISTRY_HOST` lists them, or `None` when it is
-    /// unset (registries on this machine only).
+    /// The hosts they are for, as `CORESHIP_REGISTRY_HOST` is set, or `None` when it is unset
+    /// (registries on this machine only).
     pub hosts: Option<String>,
     /// The registry they were withheld from.
     pub registry: String,
@@ -93,19 +93,22 @@ impl fmt::Display for Withheld {
     }
 }
 
-/// What [`lookup`] found for a registry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Found {
-    /// The credentials to use, if any.
-    pub credentials: Option<Credentials>,
-    /// Credentials of the environment that are for other hosts.
-    pub withheld: Option<Withheld>,
+/// Looks up credentials for `host` (`ghcr.io`, `localhost:5000`) in the environment and the
+/// auth files, in the documented order; the environment's only where they apply (see the
+/// module docs).
+pub fn lookup(host: &str) -> Option<Credentials> {
+    lookup_with(host, &process_env)
 }
 
-/// Looks up credentials for `host` (`ghcr.io`, `localhost:5000`) in the environment and the
-/// auth files, in the documented order.
-pub fn lookup(host: &str) -> Found {
-    lookup_with(host, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+/// The environment's credentials that are set but do not apply to `host`, if any: what to
+/// tell when `host` then asks for credentials.
+pub fn withheld(host: &str) -> Option<Withheld> {
+    withheld_with(host, &process_env)
+}
+
+/// A variable of this process's environment; set but empty counts as unset.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Whether the environment's credentials are for `host`: it is listed in
@@ -119,66 +122,66 @@ fn env_applies(host: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), O
             Err(None)
         };
     };
-    let hosts: Vec<&str> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .collect();
-    if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+    if list.split(',').any(|h| h.trim().eq_ignore_ascii_case(host)) {
         Ok(())
     } else {
-        Err(Some(hosts.join(", ")))
+        Err(Some(list.trim().to_string()))
     }
 }
 
+/// The environment's credentials, whatever host they are for: the variable to name and the
+/// credentials.
+fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<(&'static str, Credentials)> {
+    if let Some(t) = env("CORESHIP_REGISTRY_TOKEN") {
+        return Some((
+            "CORESHIP_REGISTRY_TOKEN",
+            Credentials {
+                secrets: Secrets::Token(Secret(t)),
+                origin: "env CORESHIP_REGISTRY_TOKEN".into(),
+            },
+        ));
+    }
+    let (username, password) = (
+        env("CORESHIP_REGISTRY_USER")?,
+        env("CORESHIP_REGISTRY_PASSWORD")?,
+    );
+    Some((
+        "CORESHIP_REGISTRY_USER/CORESHIP_REGISTRY_PASSWORD",
+        Credentials {
+            secrets: Secrets::Basic {
+                username,
+                password: Secret(password),
+            },
+            origin: "env CORESHIP_REGISTRY_USER/CORESHIP_REGISTRY_PASSWORD".into(),
+        },
+    ))
+}
+
 /// [`lookup`] with an injectable environment.
-pub(crate) fn lookup_with(host: &str, env: &dyn Fn(&str) -> Option<String>) -> Found {
-    let from_env = if let Some(t) = env("CORESHIP_REGISTRY_TOKEN") {
-        Some(("CORESHIP_REGISTRY_TOKEN", Secrets::Token(Secret(t))))
-    } else if let (Some(username), Some(password)) = (
-        env("CORESHIP_REGISTRY_USER"),
-        env("CORESHIP_REGISTRY_PASSWORD"),
-    ) {
-        let secrets = Secrets::Basic {
-            username,
-            password: Secret(password),
-        };
-        Some(("CORESHIP_REGISTRY_USER/CORESHIP_REGISTRY_PASSWORD", secrets))
-    } else {
-        None
-    };
-    let mut withheld = None;
-    if let Some((variable, secrets)) = from_env {
-        match env_applies(host, env) {
-            Ok(()) => {
-                return Found {
-                    credentials: Some(Credentials {
-                        secrets,
-                        origin: format!("env {variable}"),
-                    }),
-                    withheld: None,
-                }
-            }
-            Err(hosts) => {
-                withheld = Some(Withheld {
-                    variable,
-                    hosts,
-                    registry: host.to_string(),
-                })
-            }
+pub(crate) fn lookup_with(host: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Credentials> {
+    if let Some((_, creds)) = from_env(env) {
+        if env_applies(host, env).is_ok() {
+            return Some(creds);
         }
     }
-    let credentials = auth_files(env).into_iter().find_map(|file| {
+    auth_files(env).into_iter().find_map(|file| {
         let bytes = std::fs::read(&file).ok()?;
         from_auth_file(&bytes, host).map(|secrets| Credentials {
             secrets,
             origin: file.display().to_string(),
         })
-    });
-    Found {
-        credentials,
-        withheld,
-    }
+    })
+}
+
+/// [`withheld`] with an injectable environment.
+pub(crate) fn withheld_with(host: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<Withheld> {
+    let (variable, _) = from_env(env)?;
+    let hosts = env_applies(host, env).err()?;
+    Some(Withheld {
+        variable,
+        hosts,
+        registry: host.to_string(),
+    })
 }
 
 fn auth_files(env: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
@@ -288,9 +291,8 @@ mod tests {
             let vars = vars.clone();
             move |k: &str| vars.get(k).cloned()
         };
-        let creds = |host: &str, vars: &HashMap<&'static str, String>| {
-            lookup_with(host, &get(vars)).credentials
-        };
+        let creds =
+            |host: &str, vars: &HashMap<&'static str, String>| lookup_with(host, &get(vars));
         let c = creds("r.example", &vars).unwrap();
         assert_eq!(c.origin, dir.join("config.json").display().to_string());
         assert_eq!(c.basic(), Some(("u".into(), "p".into())));
@@ -324,16 +326,13 @@ mod tests {
             "127.1.2.3",
             "[::1]:5000",
         ] {
-            let found = lookup_with(host, &env(&token));
-            assert_eq!(
-                found.credentials.unwrap().origin,
-                "env CORESHIP_REGISTRY_TOKEN"
-            );
+            let found = lookup_with(host, &env(&token)).unwrap();
+            assert_eq!(found.origin, "env CORESHIP_REGISTRY_TOKEN");
+            assert_eq!(withheld_with(host, &env(&token)), None);
         }
-        let found = lookup_with("ghcr.io", &env(&token));
-        assert_eq!(found.credentials, None);
+        assert_eq!(lookup_with("ghcr.io", &env(&token)), None);
         assert_eq!(
-            found.withheld.unwrap().to_string(),
+            withheld_with("ghcr.io", &env(&token)).unwrap().to_string(),
             "CORESHIP_REGISTRY_TOKEN is set but applies only to registries on this machine \
              (localhost, 127.0.0.0/8, ::1) while CORESHIP_REGISTRY_HOST is unset: set \
              CORESHIP_REGISTRY_HOST=ghcr.io if it is for this registry"
@@ -344,11 +343,9 @@ mod tests {
             ("CORESHIP_REGISTRY_HOST", " GHCR.io ,registry.lan:5000,"),
         ];
         for host in ["ghcr.io", "registry.lan:5000"] {
-            let found = lookup_with(host, &env(&named));
-            assert_eq!(
-                found.credentials.unwrap().basic(),
-                Some(("u".into(), "p".into()))
-            );
+            let found = lookup_with(host, &env(&named)).unwrap();
+            assert_eq!(found.basic(), Some(("u".into(), "p".into())));
+            assert_eq!(withheld_with(host, &env(&named)), None);
         }
         // Exactly as written: another port, another host, or this machine are not named.
         for host in [
@@ -357,16 +354,15 @@ mod tests {
             "ghcr.io.evil",
             "localhost:5000",
         ] {
-            let found = lookup_with(host, &env(&named));
-            assert_eq!(found.credentials, None, "{host}");
-            let withheld = found.withheld.unwrap();
+            assert_eq!(lookup_with(host, &env(&named)), None, "{host}");
+            let withheld = withheld_with(host, &env(&named)).unwrap();
             assert_eq!(
                 withheld.variable,
                 "CORESHIP_REGISTRY_USER/CORESHIP_REGISTRY_PASSWORD"
             );
             assert_eq!(
                 withheld.hosts.as_deref(),
-                Some("GHCR.io, registry.lan:5000")
+                Some("GHCR.io ,registry.lan:5000,")
             );
         }
     }

@@ -131,12 +131,12 @@ pub enum ClientError {
     },
     /// A host the registry redirected to answered 401 or 403. Credentials go only to the
     /// registry itself, so its challenge is not answered.
-    #[error("{url} was redirected to {host}, which answered HTTP {status}: credentials are sent only to the registry, never to a host it redirects to")]
+    #[error("{url} was redirected to {to}, which answered HTTP {status}: credentials are sent only to the registry, never to a host it redirects to")]
     RedirectedAuth {
         /// The URL asked for.
         url: String,
-        /// `host[:port]` of the answer.
-        host: String,
+        /// The URL on the other host that answered.
+        to: String,
         /// 401 or 403.
         status: u16,
     },

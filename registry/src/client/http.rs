@@ -516,28 +516,22 @@ impl Read for Body {
 /// Per-read timeouts alone let a server that sends a byte now and then hold a request
 /// forever. (A read already waiting can overrun it by up to the per-read timeout.)
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
-    until: Instant,
-    limit: Duration,
-}
+pub(crate) struct Deadline(Instant);
 
 impl Deadline {
     /// `limit` from now.
     pub(crate) fn after(limit: Duration) -> Deadline {
-        Deadline {
-            until: Instant::now() + limit,
-            limit,
-        }
+        Deadline(Instant::now() + limit)
     }
 
     /// A `TimedOut` error once the deadline has passed.
     pub(crate) fn check(&self) -> io::Result<()> {
-        if Instant::now() < self.until {
+        if Instant::now() < self.0 {
             return Ok(());
         }
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("request deadline of {} s passed", self.limit.as_secs()),
+            "the request's deadline passed before its answer ended",
         ))
     }
 }

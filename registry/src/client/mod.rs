@@ -36,7 +36,7 @@ mod transport;
 
 pub use blobs::BlobPush;
 pub use cache::{cache_name, Cache, ANNOTATION_CACHE_ROOT};
-pub use credentials::{Credentials, Found, Secret, Secrets, Withheld};
+pub use credentials::{Credentials, Secret, Secrets, Withheld};
 pub use error::{ClientError, RegistryError, RegistryErrors};
 pub use http::HttpError;
 #[doc(hidden)]

@@ -3,7 +3,7 @@
 //! client in `http.rs`.
 
 use super::auth::{parse_challenge, token_query, AuthState, Challenge, TokenResponse};
-use super::credentials::{basic_header, Credentials, Found, Secrets};
+use super::credentials::{basic_header, Credentials, Secrets, Withheld};
 use super::error::{ClientError, RegistryErrors};
 pub(crate) use super::http::Response;
 use super::http::{self, Conn, Deadline, HttpError, Url};
@@ -300,10 +300,10 @@ impl Client {
         scope: &str,
         call: &Call<'_>,
     ) -> Result<Response, ClientError> {
-        let found = self
+        let creds = self
             .lock_auth()
             .credentials(&r.registry, self.opts.credentials.as_ref());
-        let creds = found.credentials.as_ref();
+        let creds = creds.as_ref();
         for attempt in 0..2 {
             let header = self.lock_auth().header(&r.registry, scope, creds);
             let (mut resp, elsewhere) = self.raw(call, header.as_deref())?;
@@ -311,10 +311,10 @@ impl Client {
             if status != 401 && status != 403 {
                 return Ok(resp);
             }
-            if let Some(at) = elsewhere {
+            if let Some(to) = elsewhere {
                 return Err(ClientError::RedirectedAuth {
                     url: call.url.clone(),
-                    host: Url::parse(&at).map_or(at.clone(), |u| u.authority.to_string()),
+                    to,
                     status,
                 });
             }
@@ -336,7 +336,8 @@ impl Client {
                             &realm,
                             service.as_deref(),
                             &scopes,
-                            &found,
+                            &r.registry,
+                            creds,
                         )?;
                         self.lock_auth().set_token(&r.registry, scope, token, life);
                         continue;
@@ -358,7 +359,7 @@ impl Client {
                 url: call.url.clone(),
                 status,
                 origin: creds.map(|c| c.origin.clone()),
-                withheld: found.withheld.map(Box::new),
+                withheld: withheld(creds, &r.registry),
                 errors: read_errors(&mut resp),
             });
         }
@@ -379,15 +380,12 @@ impl Client {
         realm: &str,
         service: Option<&str>,
         scopes: &[&str],
-        found: &Found,
+        registry: &str,
+        creds: Option<&Credentials>,
     ) -> Result<(String, Duration), ClientError> {
-        let creds = found.credentials.as_ref();
-        let to = Url::parse(realm).map_err(|source| ClientError::Transport {
-            method: "GET",
-            url: realm.to_string(),
-            source: Box::new(source),
-        })?;
-        if !self.may_send(Url::parse(from).is_ok_and(|u| u.tls), &to) {
+        // (A realm that is no URL at all fails in the request below, naming it.)
+        let from_tls = Url::parse(from).is_ok_and(|u| u.tls);
+        if Url::parse(realm).is_ok_and(|to| !self.may_send(from_tls, &to)) {
             return Err(ClientError::PlainRealm {
                 url: from.to_string(),
                 realm: realm.to_string(),
@@ -421,7 +419,7 @@ impl Client {
                 url,
                 status,
                 origin: creds.map(|c| c.origin.clone()),
-                withheld: found.withheld.clone().map(Box::new),
+                withheld: withheld(creds, registry),
                 errors: read_errors(&mut resp),
             });
         }
@@ -433,6 +431,15 @@ impl Client {
             .ok()
             .and_then(TokenResponse::into_token)
             .ok_or(ClientError::Token { url })
+    }
+}
+
+/// When a request went without credentials: the environment's that were set for other hosts
+/// than `registry`, for the error to mention.
+fn withheld(creds: Option<&Credentials>, registry: &str) -> Option<Box<Withheld>> {
+    match creds {
+        Some(_) => None,
+        None => super::credentials::withheld(registry).map(Box::new),
     }
 }
 
