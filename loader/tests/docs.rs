@@ -147,7 +147,9 @@ const README: Doc = Doc {
         Rule {
             line: "docker login ghcr.io",
             why: "no Docker engine and no ghcr.io here: the other way the line gives, against \
-                  the test registry (its push token as the password)",
+                  the test registry (its push token as the password); CORESHIP_REGISTRY_HOST \
+                  stays unset, as the test registry is on this machine, where the \
+                  environment's credentials go while it is unset",
             action: Action::Instead(
                 "export CORESHIP_REGISTRY_USER=ci CORESHIP_REGISTRY_PASSWORD=$(cat tokens.txt); \
                  unset CORESHIP_REGISTRY_TOKEN",

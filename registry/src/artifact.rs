@@ -36,6 +36,14 @@ pub const MEDIA_TYPE_SIGNATURE: &str = "application/vnd.coreship.signature.v1+mi
 pub const MEDIA_TYPE_MIN_BTF: &str = "application/vnd.coreship.btf.v1.tar";
 /// Largest minimal-BTF layer a reader accepts (they are a few KiB per kernel).
 pub const MAX_MIN_BTF_BYTES: u64 = 64 << 20;
+/// Largest package description (config blob) a reader accepts (they are a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// Largest BPF object layer a reader accepts (probes are tens to hundreds of KiB).
+pub const MAX_OBJECT_BYTES: u64 = 64 << 20;
+/// Largest signature layer a reader accepts (a minisign file is about 300 bytes).
+pub const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
+/// Largest blob of any other media type a reader accepts.
+pub const MAX_OTHER_BLOB_BYTES: u64 = 64 << 20;
 /// Annotation on an object layer naming its architecture (coreship spelling, `x86_64`).
 pub const ANNOTATION_ARCH: &str = "dev.coreship.arch";
 
@@ -134,6 +142,19 @@ pub enum ArtifactError {
         /// What the bytes hash to.
         actual: Sha256Digest,
     },
+    /// A descriptor declares more bytes than its media type allows: refused before any of
+    /// it is read, so a hostile registry or layout cannot fill memory or disk.
+    #[error("{what} {digest} declares {size} bytes, more than the {cap} cap for it; refused before reading it")]
+    TooLarge {
+        /// What the blob is (`minimal BTF layer`, `manifest`, …).
+        what: &'static str,
+        /// Its digest.
+        digest: Sha256Digest,
+        /// The size its descriptor declares.
+        size: u64,
+        /// The cap for its media type, as said (`64 MiB`).
+        cap: &'static str,
+    },
     /// The config blob is not a valid package description.
     #[error("config blob {digest}")]
     Config {
@@ -143,6 +164,37 @@ pub enum ArtifactError {
         #[source]
         source: PackageError,
     },
+}
+
+/// The most bytes a blob of `media_type` may have, what such a blob is called, and the cap
+/// as errors say it. Every reader of coreship artifacts (registry client, cache, layouts)
+/// holds these.
+pub fn size_cap(media_type: &str) -> (u64, &'static str, &'static str) {
+    match media_type {
+        MEDIA_TYPE_CONFIG => (MAX_CONFIG_BYTES, "package description", "1 MiB"),
+        MEDIA_TYPE_OBJECT => (MAX_OBJECT_BYTES, "BPF object layer", "64 MiB"),
+        MEDIA_TYPE_MIN_BTF => (MAX_MIN_BTF_BYTES, "minimal BTF layer", "64 MiB"),
+        MEDIA_TYPE_SIGNATURE => (MAX_SIGNATURE_BYTES, "signature layer", "64 KiB"),
+        m if oci::is_manifest_media_type(m) => {
+            (oci::MAX_MANIFEST_BYTES as u64, "manifest", "4 MiB")
+        }
+        _ => (MAX_OTHER_BLOB_BYTES, "blob", "64 MiB"),
+    }
+}
+
+/// Refuses `desc` if it declares more bytes than [`size_cap`] allows its media type: checked
+/// before fetching, so that what a descriptor claims is never downloaded or read first.
+pub fn check_size(desc: &Descriptor) -> Result<(), ArtifactError> {
+    let (max, what, cap) = size_cap(&desc.media_type);
+    if desc.size > max {
+        return Err(ArtifactError::TooLarge {
+            what,
+            digest: desc.digest,
+            size: desc.size,
+            cap,
+        });
+    }
+    Ok(())
 }
 
 fn annotations(pkg: &Package, opts: &PackOptions) -> Annotations {
@@ -313,6 +365,7 @@ fn fetch_checked<S: BlobSource>(
     what: &'static str,
     desc: &Descriptor,
 ) -> Result<Vec<u8>, OpenError<S::Error>> {
+    check_size(desc)?;
     let bytes = src.fetch(desc).map_err(OpenError::Source)?;
     let actual = Sha256Digest::of(&bytes);
     if actual != desc.digest {

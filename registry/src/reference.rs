@@ -118,15 +118,21 @@ impl Reference {
 
     /// Whether the registry host is this machine (plain HTTP is allowed only there).
     pub fn is_loopback(&self) -> bool {
-        let host = match self.registry.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => self.registry.split(':').next().unwrap_or(""),
-        };
-        host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+        is_loopback_host(&self.registry)
     }
+}
+
+/// Whether `registry` (`host[:port]`, IPv6 in brackets) is this machine: `localhost` or a
+/// loopback address.
+pub(crate) fn is_loopback_host(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => registry.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl FromStr for Reference {

@@ -9,18 +9,29 @@ mod common;
 use client_support::{
     fake_minisig, package_dir, DockerRegistry, Reply, Request, Scripted, TempDir,
 };
-use coreship_registry::artifact::PackOptions;
+use coreship_registry::artifact::{self, PackOptions};
 use coreship_registry::client::{
-    pull, push, Cache, Client, ClientError, ClientOptions, Credentials, NoProgress, PackageDir,
-    ProgressFn, Secret, Secrets,
+    pull, push, referrer_descriptor, Cache, Client, ClientError, ClientOptions, Credentials,
+    NoProgress, PackageDir, ProgressFn, Secret, Secrets,
 };
-use coreship_registry::oci::{Descriptor, Manifest};
+use coreship_registry::oci::{self, Descriptor, ImageIndex, Manifest};
 use coreship_registry::store::BlobStore;
 use coreship_registry::{Arch, Reference, Sha256Digest};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// An error with all its causes, as `main` prints it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    out
+}
 
 fn blob_bytes() -> Vec<u8> {
     (0..200_000u32).map(|i| (i % 251) as u8).collect()
@@ -459,5 +470,292 @@ fn redirect_loops_and_redirects_to_remote_plain_http_are_refused() {
     assert!(
         chain.contains("redirect to http://192.0.2.1/v2/a/manifests/1 refused"),
         "{chain}"
+    );
+}
+
+/// A registry behind a token server (Basic `u:p` buys the token `T`) whose blobs live on
+/// `storage`, another host: blob GETs answer 307 there.
+fn redirecting_registry(storage: String) -> Scripted {
+    Scripted::start(move |req| {
+        let host = req.header("host").unwrap_or("").to_string();
+        if req.path.starts_with("/token") {
+            return if req.header("authorization") == Some("Basic dTpw") {
+                Reply::new(200, r#"{"token":"T","expires_in":300}"#)
+            } else {
+                Reply::new(401, "")
+            };
+        }
+        match req.header("authorization") {
+            Some("Bearer T") if req.path.contains("/blobs/") => {
+                Reply::new(307, "").header("Location", format!("{storage}{}", req.path))
+            }
+            Some("Bearer T") => manifest_reply(),
+            _ => Reply::new(401, "").header(
+                "WWW-Authenticate",
+                format!(r#"Bearer realm="http://{host}/token",service="test""#),
+            ),
+        }
+    })
+}
+
+#[test]
+fn a_host_a_redirect_leads_to_gets_no_credentials_even_when_it_asks() {
+    // Another port is another host: it answers everything with a challenge naming itself
+    // as the token realm, hoping for the registry's credentials.
+    let hostile = Scripted::start(|req| {
+        let host = req.header("host").unwrap_or("").to_string();
+        Reply::new(401, "").header(
+            "WWW-Authenticate",
+            format!(r#"Bearer realm="http://{host}/token",service="evil""#),
+        )
+    });
+    let registry = redirecting_registry(format!("http://{}", hostile.host()));
+    let c = Client::new(ClientOptions {
+        credentials: creds(basic("u", "p")),
+        ..Default::default()
+    });
+    let r = reference(&registry, "a:1");
+    // The manifest GET buys the token; the blob GET then goes out with it, is redirected.
+    c.get_manifest(&r).unwrap();
+    let blob = blob_bytes();
+    let desc = Descriptor::of("application/octet-stream", &blob);
+    let dir = TempDir::new("redirect-401");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let e = c.fetch_blob(&r, &desc, &store, &NoProgress).unwrap_err();
+    let seen = hostile.requests();
+    assert!(!seen.is_empty(), "the redirect was not followed");
+    for req in &seen {
+        assert_eq!(req.header("authorization"), None, "{req:?}");
+    }
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "redirected to http://{}/v2/a/blobs/",
+            hostile.host()
+        )) && text.contains("which answered HTTP 401"),
+        "{text}"
+    );
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_plain_http_token_realm_on_another_host_is_refused_before_connecting() {
+    // 192.0.2.1 (TEST-NET-1) is not this machine; the client must not even connect to it.
+    let server = Scripted::start(|_| {
+        Reply::new(401, "").header(
+            "WWW-Authenticate",
+            r#"Bearer realm="http://192.0.2.1/token",service="test""#,
+        )
+    });
+    let c = Client::new(ClientOptions {
+        credentials: creds(basic("u", "p")),
+        // Only bounds how long the unfixed client spends trying 192.0.2.1.
+        connect_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    });
+    let e = c.get_manifest(&reference(&server, "a:1")).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("http://192.0.2.1/token") && text.contains("plain HTTP only to"),
+        "{text}"
+    );
+    assert_eq!(c.stats().requests, 1, "only the registry was asked: {text}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// A server that answers one request with up to `bound` interim `100 Continue` responses and
+/// nothing else, then closes; returns its port and the count it managed to send.
+fn interim_flood(bound: usize) -> (u16, std::thread::JoinHandle<usize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let mut sent = 0;
+        while sent < bound && conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_ok() {
+            sent += 1;
+        }
+        sent
+    });
+    (port, thread)
+}
+
+#[test]
+fn an_endless_stream_of_interim_answers_ends_in_an_error() {
+    // More than any socket buffer holds: a client that gives up makes the writes fail early.
+    let bound = 2_000_000;
+    let (port, server) = interim_flood(bound);
+    let r: Reference = format!("127.0.0.1:{port}/a:1").parse().unwrap();
+    let e = Client::new(ClientOptions::default())
+        .get_manifest(&r)
+        .unwrap_err();
+    let sent = server.join().unwrap();
+    let chain = chain(&e);
+    assert!(chain.contains("interim"), "{chain}");
+    assert!(sent < bound, "the client read all {sent} interim answers");
+}
+
+#[test]
+fn a_response_that_trickles_forever_ends_at_the_request_deadline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One body byte every 5 ms, at most `bound` of the 100 000 announced, then close.
+    let bound = 2_000;
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf);
+        let mut sent = 0;
+        if conn
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            .is_ok()
+        {
+            while sent < bound && conn.write_all(b"x").is_ok() {
+                sent += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        sent
+    });
+    let r: Reference = format!("127.0.0.1:{port}/a:1").parse().unwrap();
+    let c = Client::new(ClientOptions {
+        request_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    });
+    let e = c.get_manifest(&r).unwrap_err();
+    let sent = server.join().unwrap();
+    let chain = chain(&e);
+    assert!(chain.contains("deadline"), "{chain}");
+    assert!(sent < bound, "the client read all {sent} bytes");
+}
+
+#[test]
+fn descriptors_larger_than_their_cap_are_refused_before_any_request() {
+    let server = Scripted::start(|_| Reply::new(200, b"x".to_vec()));
+    let dir = TempDir::new("caps");
+    let store = BlobStore::open(dir.path()).unwrap();
+    let c = Client::new(ClientOptions::default());
+    let r = reference(&server, "a:1");
+    let declared = |media_type: &str, size: u64| Descriptor {
+        media_type: media_type.to_string(),
+        digest: Sha256Digest::of(b"x"),
+        size,
+        platform: None,
+        artifact_type: None,
+        annotations: Default::default(),
+    };
+    for (media_type, size, what) in [
+        (
+            artifact::MEDIA_TYPE_OBJECT,
+            (64 << 20) + 1,
+            "BPF object layer",
+        ),
+        (artifact::MEDIA_TYPE_MIN_BTF, 512 << 20, "minimal BTF layer"),
+        (
+            artifact::MEDIA_TYPE_CONFIG,
+            (1 << 20) + 1,
+            "package description",
+        ),
+        (
+            artifact::MEDIA_TYPE_SIGNATURE,
+            (64 << 10) + 1,
+            "signature layer",
+        ),
+        ("application/octet-stream", (64 << 20) + 1, "blob"),
+    ] {
+        let desc = declared(media_type, size);
+        let e = c.fetch_blob(&r, &desc, &store, &NoProgress).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("{what} {} declares {size} bytes", desc.digest)),
+            "{text}"
+        );
+    }
+    let manifest = declared(coreship_registry::oci::MEDIA_TYPE_MANIFEST, (4 << 20) + 1);
+    let e = c.fetch_manifest(&r, &manifest).unwrap_err();
+    assert!(e.to_string().starts_with("manifest sha256:"), "{e}");
+    assert_eq!(server.requests().len(), 0, "{:?}", server.requests());
+    assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_signature_referrer_with_more_than_a_signature_in_it_is_skipped_unread() {
+    let work = TempDir::new("sig-extra");
+    let dir = work.path().join("pkg");
+    package_dir(&dir, &[(Arch::X86_64, b"x86")]);
+    let packed = artifact::pack(&dir, &PackOptions::default()).unwrap();
+    let root = packed.root.descriptor.clone();
+    let minisig = fake_minisig(&root.digest);
+    let (sig_blobs, honest) = artifact::signature(&root, &minisig, false);
+    // A second signature referrer: the same, plus a 1 GiB layer nobody needs to verify it.
+    let Manifest::Image(mut image) = Manifest::parse(&honest.bytes, None).unwrap() else {
+        panic!("an image manifest");
+    };
+    let mut huge = Descriptor::of("application/octet-stream", b"");
+    huge.size = 1 << 30;
+    image.layers.push(huge.clone());
+    let bytes = oci::to_json(&image);
+    let hostile = artifact::Blob {
+        descriptor: Descriptor::of(oci::MEDIA_TYPE_MANIFEST, &bytes),
+        bytes,
+    };
+    let referrers = oci::to_json(&ImageIndex {
+        schema_version: 2,
+        media_type: Some(oci::MEDIA_TYPE_INDEX.to_string()),
+        artifact_type: None,
+        manifests: vec![
+            referrer_descriptor(&hostile).unwrap(),
+            referrer_descriptor(&honest).unwrap(),
+        ],
+        subject: None,
+        annotations: Default::default(),
+    });
+    let mut content = std::collections::HashMap::new();
+    for b in packed
+        .blobs
+        .iter()
+        .chain(&packed.manifests)
+        .chain([&packed.root, &honest, &hostile])
+        .chain(&sig_blobs)
+    {
+        content.insert(b.descriptor.digest.to_string(), b.bytes.clone());
+    }
+    let (root_bytes, root_digest) = (packed.root.bytes.clone(), root.digest.to_string());
+    let server = Scripted::start(move |req| {
+        let last = req.path.rsplit('/').next().unwrap_or("");
+        if req.path.ends_with("/manifests/1") {
+            return Reply::new(200, root_bytes.clone())
+                .header("Content-Type", oci::MEDIA_TYPE_INDEX)
+                .header("Docker-Content-Digest", root_digest.clone());
+        }
+        if req.path.contains("/referrers/") {
+            return Reply::new(200, referrers.clone())
+                .header("Content-Type", oci::MEDIA_TYPE_INDEX);
+        }
+        match content.get(last) {
+            Some(b) => Reply::new(200, b.clone()),
+            None => Reply::new(404, ""),
+        }
+    });
+    let cache = Cache::open(&work.path().join("cache")).unwrap();
+    let c = Client::new(ClientOptions::default());
+    let got = pull(
+        &c,
+        &cache,
+        &reference(&server, "a:1"),
+        Arch::X86_64,
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(got.signatures, vec![minisig]);
+    let asked: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        !asked.iter().any(|p| p.ends_with(&huge.digest.to_string())),
+        "{asked:?}"
     );
 }

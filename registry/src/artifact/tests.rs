@@ -127,3 +127,72 @@ fn a_signature_referrer_points_at_its_subject_and_carries_the_signature() {
         format!("sha256-{}", subject.digest.hex())
     );
 }
+
+#[test]
+fn every_media_type_has_a_size_cap_named_in_the_refusal() {
+    let caps = [
+        (MEDIA_TYPE_CONFIG, 1 << 20, "package description", "1 MiB"),
+        (MEDIA_TYPE_OBJECT, 64 << 20, "BPF object layer", "64 MiB"),
+        (MEDIA_TYPE_MIN_BTF, 64 << 20, "minimal BTF layer", "64 MiB"),
+        (MEDIA_TYPE_SIGNATURE, 64 << 10, "signature layer", "64 KiB"),
+        (MEDIA_TYPE_INDEX, 4 << 20, "manifest", "4 MiB"),
+        ("application/octet-stream", 64 << 20, "blob", "64 MiB"),
+    ];
+    for (media_type, max, what, said) in caps {
+        assert_eq!(size_cap(media_type), (max, what, said), "{media_type}");
+        // The cap as said is the cap.
+        let (n, unit) = said.split_once(' ').unwrap();
+        let shift = if unit == "MiB" { 20 } else { 10 };
+        assert_eq!(n.parse::<u64>().unwrap() << shift, max, "{media_type}");
+    }
+    let mut desc = Descriptor::of(MEDIA_TYPE_SIGNATURE, b"sig");
+    desc.size = 64 << 10;
+    check_size(&desc).unwrap();
+    desc.size += 1;
+    assert_eq!(
+        check_size(&desc).unwrap_err().to_string(),
+        format!(
+            "signature layer {} declares 65537 bytes, more than the 64 KiB cap for it; refused \
+             before reading it",
+            desc.digest
+        )
+    );
+}
+
+#[test]
+fn open_refuses_a_layer_declared_over_its_cap_without_fetching_it() {
+    let dir = package_dir("cap", &[(Arch::X86_64, b"x86 object")]);
+    let packed = pack(&dir, &PackOptions::default()).unwrap();
+    let Manifest::Image(mut image) = Manifest::parse(&packed.manifests[0].bytes, None).unwrap()
+    else {
+        panic!("an image manifest");
+    };
+    let mut huge = Descriptor::of(MEDIA_TYPE_MIN_BTF, b"");
+    huge.size = 512 << 20;
+    image.layers.push(huge.clone());
+    let bytes = oci::to_json(&image);
+    let root = Descriptor::of(MEDIA_TYPE_MANIFEST, &bytes);
+    let mut src = memory(&packed);
+    src.0.insert(root.digest, bytes);
+    // The source would answer: `open` must not ask.
+    src.0.insert(huge.digest, Vec::new());
+    struct Counting(Mem, Vec<Sha256Digest>);
+    impl BlobSource for Counting {
+        type Error = String;
+        fn fetch(&mut self, desc: &Descriptor) -> Result<Vec<u8>, String> {
+            self.1.push(desc.digest);
+            self.0.fetch(desc)
+        }
+    }
+    let mut src = Counting(src, Vec::new());
+    let e = open(&mut src, &root, Arch::X86_64).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!(
+            "minimal BTF layer {} declares 536870912 bytes, more than the 64 MiB cap",
+            huge.digest
+        )),
+        "{e}"
+    );
+    assert!(!src.1.contains(&huge.digest));
+    fs::remove_dir_all(dir).unwrap();
+}

@@ -39,7 +39,7 @@ fn copy_limited(
     let mut buf = vec![0u8; 64 << 10];
     let mut moved = 0;
     loop {
-        // One byte past the limit is enough to know the blob is too long.
+        // One byte past the limit is enough to know the blob is too long; it is never written.
         let room = (desc.size + 1)
             .saturating_sub(to.len())
             .min(buf.len() as u64) as usize;
@@ -49,11 +49,11 @@ fn copy_limited(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Read(e)),
         };
+        if to.len() + n as u64 > desc.size {
+            return Err(CopyError::TooLong(to.len() + n as u64));
+        }
         to.write_all(&buf[..n]).map_err(CopyError::Write)?;
         moved += n as u64;
-        if to.len() > desc.size {
-            return Err(CopyError::TooLong(to.len()));
-        }
         progress.update(&desc.digest, to.len(), desc.size);
     }
 }
@@ -95,11 +95,12 @@ impl Client {
         }
     }
 
-    /// Downloads the blob `desc` into `store`, streaming: the size is bounded by the
-    /// descriptor and the digest checked before the blob becomes visible (a mismatch stores
-    /// nothing). A transfer that breaks off resumes with `Range` if the server honours it and
-    /// starts over otherwise, up to [`ClientOptions::download_attempts`](super::ClientOptions)
-    /// attempts.
+    /// Downloads the blob `desc` into `store`, streaming: a descriptor over the cap for its
+    /// media type ([`artifact::size_cap`](crate::artifact::size_cap)) is refused before any
+    /// request, no more than the declared size is ever written, and the digest is checked
+    /// before the blob becomes visible (a mismatch stores nothing). A transfer that breaks off
+    /// resumes with `Range` if the server honours it and starts over otherwise, up to
+    /// [`ClientOptions::download_attempts`](super::ClientOptions) attempts.
     pub fn fetch_blob(
         &self,
         r: &Reference,
@@ -107,6 +108,7 @@ impl Client {
         store: &BlobStore,
         progress: &dyn Progress,
     ) -> Result<(), ClientError> {
+        crate::artifact::check_size(desc)?;
         let url = self.url(r, &format!("blobs/{}", desc.digest));
         let scope = pull_scope(r);
         let attempts = self.options().download_attempts.max(1);
@@ -263,6 +265,21 @@ fn location(url: &str, resp: &Response) -> Result<String, ClientError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::NoProgress;
+
+    #[test]
+    fn a_copy_never_writes_past_the_declared_size() {
+        let dir = std::env::temp_dir().join(format!("coreship-copy-{}", std::process::id()));
+        let store = BlobStore::open(&dir).unwrap();
+        let mut writer = store.writer().unwrap();
+        let desc = Descriptor::of("application/octet-stream", b"01234");
+        let result = copy_limited(&mut &b"0123456789"[..], &mut writer, &desc, &NoProgress);
+        assert!(matches!(result, Err(CopyError::TooLong(_))));
+        assert!(writer.len() <= 5, "{} bytes written", writer.len());
+        drop(writer);
+        assert!(store.list().unwrap().is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn upload_urls_and_ranges() {

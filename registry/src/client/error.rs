@@ -1,5 +1,6 @@
 //! [`ClientError`]: what failed, where (URL, status), what the registry said, and what to do.
 
+use super::credentials::Withheld;
 use crate::layout::LayoutError;
 use crate::store::StoreError;
 use crate::{artifact::ArtifactError, oci::ManifestError, Sha256Digest};
@@ -64,13 +65,16 @@ impl fmt::Display for RegistryErrors {
     }
 }
 
-/// Where the credentials a request used came from (never the secret itself).
-pub(crate) fn describe_origin(origin: &Option<String>) -> String {
-    match origin {
-        Some(o) => format!("the credentials from {o} were refused: check them"),
-        None => "no credentials were found: set CORESHIP_REGISTRY_USER and \
-                 CORESHIP_REGISTRY_PASSWORD, or CORESHIP_REGISTRY_TOKEN, or log in with \
-                 docker/podman"
+/// Where the credentials a request used came from (never the secret itself), or why there
+/// were none.
+pub(crate) fn describe_origin(origin: &Option<String>, withheld: &Option<Box<Withheld>>) -> String {
+    match (origin, withheld) {
+        (Some(o), _) => format!("the credentials from {o} were refused: check them"),
+        (None, Some(w)) => w.to_string(),
+        (None, None) => "no credentials were found: set CORESHIP_REGISTRY_USER and \
+                         CORESHIP_REGISTRY_PASSWORD, or CORESHIP_REGISTRY_TOKEN (with \
+                         CORESHIP_REGISTRY_HOST naming a registry not on this machine), or log \
+                         in with docker/podman"
             .to_string(),
     }
 }
@@ -112,7 +116,7 @@ pub enum ClientError {
         errors: RegistryErrors,
     },
     /// Authentication failed (401 after trying the credentials, or 403).
-    #[error("{url}: HTTP {status}{errors}; {}", describe_origin(.origin))]
+    #[error("{url}: HTTP {status}{errors}; {}", describe_origin(.origin, .withheld))]
     Unauthorized {
         /// The URL.
         url: String,
@@ -120,8 +124,29 @@ pub enum ClientError {
         status: u16,
         /// Which environment variable or file the credentials came from.
         origin: Option<String>,
+        /// Credentials of the environment not sent because they are for other hosts.
+        withheld: Option<Box<Withheld>>,
         /// The registry's error list.
         errors: RegistryErrors,
+    },
+    /// A host the registry redirected to answered 401 or 403. Credentials go only to the
+    /// registry itself, so its challenge is not answered.
+    #[error("{url} was redirected to {to}, which answered HTTP {status}: credentials are sent only to the registry, never to a host it redirects to")]
+    RedirectedAuth {
+        /// The URL asked for.
+        url: String,
+        /// The URL on the other host that answered.
+        to: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// A challenge named a token endpoint in plain HTTP where plain HTTP is not allowed.
+    #[error("token endpoint {realm} (named by {url}) refused: plain HTTP only to loopback hosts or with --insecure; nothing was sent to it")]
+    PlainRealm {
+        /// The URL whose challenge named it.
+        url: String,
+        /// The realm.
+        realm: String,
     },
     /// The token endpoint's answer had no token.
     #[error("token endpoint {url} returned no `token` or `access_token`")]
@@ -277,9 +302,9 @@ impl ClientError {
     /// The HTTP status, when the error is a registry answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            ClientError::Status { status, .. } | ClientError::Unauthorized { status, .. } => {
-                Some(*status)
-            }
+            ClientError::Status { status, .. }
+            | ClientError::Unauthorized { status, .. }
+            | ClientError::RedirectedAuth { status, .. } => Some(*status),
             ClientError::NotFound { .. } => Some(404),
             _ => None,
         }
@@ -337,6 +362,7 @@ mod tests {
             url: "https://r.example/v2/".into(),
             status: 401,
             origin: Some("env CORESHIP_REGISTRY_TOKEN".into()),
+            withheld: None,
             errors: RegistryErrors::default(),
         };
         assert_eq!(

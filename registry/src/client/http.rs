@@ -9,12 +9,15 @@
 use super::tls::TlsStream;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest status or header line accepted.
 const MAX_LINE: usize = 8 << 10;
 /// Most header lines accepted in one response.
 const MAX_HEADERS: usize = 128;
+/// Most interim (1xx) responses skipped before the final one: registries send at most one
+/// (`100 Continue`); a server sending them without end would keep the client reading forever.
+const MAX_INTERIM: usize = 8;
 
 /// What went wrong below HTTP: the URL, resolving, connecting, TLS, I/O, or an answer that is
 /// not HTTP/1.x.
@@ -124,6 +127,13 @@ impl<'a> Url<'a> {
     /// Whether the host is this machine (`localhost` or a loopback address).
     pub(crate) fn is_loopback(&self) -> bool {
         self.host == "localhost" || self.host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether `other` has the same scheme, host (any case) and port.
+    pub(crate) fn same_origin(&self, other: &Url<'_>) -> bool {
+        self.tls == other.tls
+            && self.port == other.port
+            && self.host.eq_ignore_ascii_case(other.host)
     }
 }
 
@@ -236,10 +246,15 @@ impl Response {
         method: &str,
         mut r: Box<dyn BufRead + Send>,
     ) -> Result<Response, HttpError> {
+        let mut interim = 0;
         let (status, headers) = loop {
             let (status, headers) = read_head(&mut r)?;
             if !(100..200).contains(&status) {
                 break (status, headers);
+            }
+            interim += 1;
+            if interim > MAX_INTERIM {
+                return Err(HttpError::Malformed("more than 8 interim (1xx) responses"));
             }
         };
         let framing = framing(method, status, &headers)?;
@@ -280,6 +295,36 @@ impl Response {
         }
         Ok(out)
     }
+}
+
+/// What [`read_response`] made of an answer.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ReadResponse {
+    /// The final status.
+    pub status: u16,
+    /// The final answer's headers.
+    pub headers: Vec<(String, String)>,
+    /// The body, or why it could not be read whole.
+    pub body: Result<Vec<u8>, HttpError>,
+}
+
+/// Reads `input` as the answer to a `method` request, as the client reads a connection: the
+/// head (interim answers skipped), then the body, at most `limit` bytes. The fuzz target's
+/// way in; the client itself streams bodies.
+#[doc(hidden)]
+pub fn read_response(
+    method: &str,
+    input: Box<dyn BufRead + Send>,
+    limit: u64,
+) -> Result<ReadResponse, HttpError> {
+    let mut resp = Response::read(method, input)?;
+    let body = resp.read_to_vec(limit);
+    Ok(ReadResponse {
+        status: resp.status,
+        headers: resp.headers,
+        body,
+    })
 }
 
 /// One line without its CRLF (or LF), at most [`MAX_LINE`] bytes.
@@ -467,14 +512,64 @@ impl Read for Body {
     }
 }
 
-/// Sends one request on `conn` and reads the answer's head.
+/// The end of the time one request may take: connecting, TLS, sending, and the whole answer.
+/// Per-read timeouts alone let a server that sends a byte now and then hold a request
+/// forever. (A read already waiting can overrun it by up to the per-read timeout.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline(Instant);
+
+impl Deadline {
+    /// `limit` from now.
+    pub(crate) fn after(limit: Duration) -> Deadline {
+        Deadline(Instant::now() + limit)
+    }
+
+    /// A `TimedOut` error once the deadline has passed.
+    pub(crate) fn check(&self) -> io::Result<()> {
+        if Instant::now() < self.0 {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the request's deadline passed before its answer ended",
+        ))
+    }
+}
+
+/// A connection whose reads and writes fail once the request's deadline has passed.
+struct Timed {
+    conn: Conn,
+    deadline: Deadline,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.deadline.check()?;
+        self.conn.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.deadline.check()?;
+        self.conn.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.conn.flush()
+    }
+}
+
+/// Sends one request on `conn` and reads the answer's head; the rest of the request and the
+/// whole answer (head and body) must be done by `deadline`.
 pub(crate) fn exchange(
-    mut conn: Conn,
+    conn: Conn,
     method: &str,
     url: &Url<'_>,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
+    deadline: Deadline,
 ) -> Result<Response, HttpError> {
+    let mut conn = Timed { conn, deadline };
     write_request(&mut conn, method, url, headers, body).map_err(HttpError::Io)?;
     Response::read(method, Box::new(BufReader::with_capacity(16 << 10, conn)))
 }

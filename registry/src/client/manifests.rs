@@ -46,12 +46,14 @@ impl Client {
         self.get_manifest_at(r, &r.manifest_reference(), r.digest.as_ref(), None)
     }
 
-    /// GETs a manifest by its descriptor (a child of an index, a referrer), verified.
+    /// GETs a manifest by its descriptor (a child of an index, a referrer), verified; one
+    /// that declares more than [`MAX_MANIFEST_BYTES`] is refused before the request.
     pub fn fetch_manifest(
         &self,
         r: &Reference,
         desc: &Descriptor,
     ) -> Result<FetchedManifest, ClientError> {
+        crate::artifact::check_size(desc)?;
         let shown = r.with_digest(desc.digest);
         let got = self.get_manifest_at(
             &shown,

@@ -2,7 +2,7 @@
 //! that says how to get it, and the HTTP stack carries no TLS code at all.
 
 use super::error::ClientError;
-use super::http::HttpError;
+use super::http::{Deadline, HttpError};
 use super::transport::ClientOptions;
 use std::io;
 use std::net::TcpStream;
@@ -37,7 +37,12 @@ impl Https {
         })
     }
 
-    pub(crate) fn connect(&self, host: &str, _tcp: TcpStream) -> Result<TlsStream, HttpError> {
+    pub(crate) fn connect(
+        &self,
+        host: &str,
+        _tcp: TcpStream,
+        _deadline: Deadline,
+    ) -> Result<TlsStream, HttpError> {
         Err(HttpError::Url(host.to_string()))
     }
 }

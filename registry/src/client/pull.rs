@@ -49,6 +49,8 @@ impl Online<'_> {
 impl BlobSource for Online<'_> {
     type Error = ClientError;
     fn fetch(&mut self, desc: &Descriptor) -> Result<Vec<u8>, ClientError> {
+        // Signature referrers are fetched here directly, not through `artifact::open`.
+        artifact::check_size(desc)?;
         if let Some(bytes) = self.cached(&desc.digest)? {
             return Ok(bytes);
         }
@@ -162,7 +164,13 @@ fn signatures(src: &mut Online<'_>, root: &Descriptor) -> Result<Vec<Vec<u8>>, C
         let Some(layer) = artifact::signature_layer(&m).cloned() else {
             continue;
         };
-        for blob in m.references() {
+        // A signature is a `{}` config and one small layer: anything bigger is not one of
+        // ours and is not downloaded.
+        let blobs = m.references();
+        if blobs.len() > 2 || blobs.iter().any(|b| b.size > artifact::MAX_SIGNATURE_BYTES) {
+            continue;
+        }
+        for blob in blobs {
             src.fetch(blob)?;
         }
         src.cache.record_signature(&d)?;

@@ -6,7 +6,7 @@
 //! install it in the system store, and so do embedded images.
 
 use super::error::ClientError;
-use super::http::HttpError;
+use super::http::{Deadline, HttpError};
 use super::transport::ClientOptions;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -91,8 +91,14 @@ impl Https {
         Ok(Https(Arc::new(config)))
     }
 
-    /// Wraps `tcp` in TLS to `host` (SNI and certificate name) and completes the handshake.
-    pub(crate) fn connect(&self, host: &str, mut tcp: TcpStream) -> Result<TlsStream, HttpError> {
+    /// Wraps `tcp` in TLS to `host` (SNI and certificate name) and completes the handshake
+    /// by `deadline`.
+    pub(crate) fn connect(
+        &self,
+        host: &str,
+        mut tcp: TcpStream,
+        deadline: Deadline,
+    ) -> Result<TlsStream, HttpError> {
         let name =
             ServerName::try_from(host.to_string()).map_err(|_| HttpError::Url(host.to_string()))?;
         let mut conn = ClientConnection::new(self.0.clone(), name).map_err(|e| HttpError::Tls {
@@ -100,7 +106,9 @@ impl Https {
             source: std::io::Error::other(e),
         })?;
         while conn.is_handshaking() {
-            conn.complete_io(&mut tcp)
+            deadline
+                .check()
+                .and_then(|()| conn.complete_io(&mut tcp))
                 .map_err(|source| HttpError::Tls {
                     host: host.to_string(),
                     source,
@@ -285,13 +293,13 @@ mod tests {
             ..Default::default()
         });
         let call = crate::client::transport::Call::new("GET", url.clone());
-        let mut resp = client.raw(&call, None).unwrap();
+        let (mut resp, _) = client.raw(&call, None).unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.read_to_vec(100).unwrap(), b"hello");
         // The certificate names localhost and 127.0.0.1, not other names of this machine.
         let by_ip = format!("https://127.0.0.1:{port}/v2/");
         let call = crate::client::transport::Call::new("GET", by_ip);
-        assert_eq!(client.raw(&call, None).unwrap().status(), 200);
+        assert_eq!(client.raw(&call, None).unwrap().0.status(), 200);
         // Without the CA file the system roots do not know the test CA.
         let e = crate::client::Client::new(ClientOptions::default())
             .raw(&crate::client::transport::Call::new("GET", url), None)

@@ -3,10 +3,10 @@
 //! client in `http.rs`.
 
 use super::auth::{parse_challenge, token_query, AuthState, Challenge, TokenResponse};
-use super::credentials::{basic_header, Credentials, Secrets};
+use super::credentials::{basic_header, Credentials, Secrets, Withheld};
 use super::error::{ClientError, RegistryErrors};
 pub(crate) use super::http::Response;
-use super::http::{self, Conn, HttpError, Url};
+use super::http::{self, Conn, Deadline, HttpError, Url};
 use super::tls::Https;
 use crate::Reference;
 use std::path::PathBuf;
@@ -34,6 +34,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Time allowed for any single read or write on a connection (a stalled transfer fails).
     pub io_timeout: Duration,
+    /// Time allowed for one whole request, from connecting to the end of the answer's body
+    /// (a blob download that runs out of it resumes in a new request where the server allows).
+    pub request_timeout: Duration,
     /// Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks of this size.
     pub chunk_size: u64,
     /// Attempts for one blob download (each resumes with `Range` where the server allows).
@@ -49,6 +52,7 @@ impl Default for ClientOptions {
             user_agent: concat!("coreship/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(30),
             io_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(600),
             chunk_size: 8 << 20,
             download_attempts: 4,
         }
@@ -202,6 +206,7 @@ impl Client {
             source: Box::new(source),
         };
         let parsed = Url::parse(url).map_err(transport)?;
+        let deadline = Deadline::after(self.opts.request_timeout);
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let https = if parsed.tls {
             Some(self.https(parsed.authority)?)
@@ -211,20 +216,31 @@ impl Client {
         let tcp = http::connect(&parsed, self.opts.connect_timeout, self.opts.io_timeout)
             .map_err(transport)?;
         let conn = match https {
-            Some(h) => Conn::Tls(Box::new(h.connect(parsed.host, tcp).map_err(transport)?)),
+            Some(h) => Conn::Tls(Box::new(
+                h.connect(parsed.host, tcp, deadline).map_err(transport)?,
+            )),
             None => Conn::Plain(tcp),
         };
-        http::exchange(conn, method, &parsed, headers, body).map_err(transport)
+        http::exchange(conn, method, &parsed, headers, body, deadline).map_err(transport)
+    }
+
+    /// Whether a request may go to `to` after one to a URL of scheme `from_tls`: HTTPS always;
+    /// plain HTTP never after HTTPS, else only to this machine or with `--insecure`.
+    /// Redirects and token endpoints obey it, as registry URLs do.
+    fn may_send(&self, from_tls: bool, to: &Url<'_>) -> bool {
+        to.tls || (!from_tls && (self.opts.insecure || to.is_loopback()))
     }
 
     /// Sends one request without authentication handling, following redirects of GET and
-    /// HEAD (up to [`MAX_REDIRECTS`]); `Authorization` is dropped when the host changes, and a
-    /// redirect to plain HTTP is followed only where plain HTTP is allowed anyway.
+    /// HEAD (up to [`MAX_REDIRECTS`]); `Authorization` is dropped for good once a redirect
+    /// leaves the origin (scheme, host, port) of `call`, and a redirect to plain HTTP is
+    /// followed only where plain HTTP is allowed anyway. Returns the answer and, when it came
+    /// from another origin, that URL.
     pub(crate) fn raw(
         &self,
         call: &Call<'_>,
         authorization: Option<&str>,
-    ) -> Result<Response, ClientError> {
+    ) -> Result<(Response, Option<String>), ClientError> {
         let mut headers: Vec<(&str, &str)> = vec![("User-Agent", self.opts.user_agent.as_str())];
         headers.extend(call.headers.iter().map(|(k, v)| (*k, v.as_str())));
         // An empty body is sent as `Content-Length: 0`, which servers and proxies expect on
@@ -234,8 +250,15 @@ impl Client {
             other => other,
         };
         let follow = matches!(call.method, "GET" | "HEAD");
+        let refuse = |source: HttpError| ClientError::Transport {
+            method: call.method,
+            url: call.url.clone(),
+            source: Box::new(source),
+        };
+        let origin = Url::parse(&call.url).map_err(refuse)?;
         let mut url = call.url.clone();
         let mut authorization = authorization;
+        let mut elsewhere = false;
         for hop in 0.. {
             let mut all = headers.clone();
             if let Some(a) = authorization {
@@ -246,24 +269,22 @@ impl Client {
                 Some(l) if follow && matches!(resp.status(), 301 | 302 | 303 | 307 | 308) => {
                     l.to_string()
                 }
-                _ => return Ok(resp),
-            };
-            let refuse = |source: HttpError| ClientError::Transport {
-                method: call.method,
-                url: call.url.clone(),
-                source: Box::new(source),
+                _ => return Ok((resp, elsewhere.then_some(url))),
             };
             if hop == MAX_REDIRECTS {
                 return Err(refuse(HttpError::Redirects(MAX_REDIRECTS)));
             }
             let next = Self::resolve_location(&url, &location);
-            let (from, to) = (Url::parse(&url), Url::parse(&next).map_err(refuse)?);
-            let from_tls = from.as_ref().is_ok_and(|u| u.tls);
-            if !to.tls && (from_tls || !(self.opts.insecure || to.is_loopback())) {
+            let to = Url::parse(&next).map_err(refuse)?;
+            let from_tls = Url::parse(&url).is_ok_and(|u| u.tls);
+            if !self.may_send(from_tls, &to) {
                 return Err(refuse(HttpError::PlainRedirect(next)));
             }
-            if from.map(|u| u.authority).ok() != Some(to.authority) {
+            if !origin.same_origin(&to) {
+                // Credentials are for the registry alone: once off its origin, none are sent
+                // for the rest of the chain, and a challenge from there is not answered.
                 authorization = None;
+                elsewhere = true;
             }
             url = next;
         }
@@ -282,17 +303,25 @@ impl Client {
         let creds = self
             .lock_auth()
             .credentials(&r.registry, self.opts.credentials.as_ref());
+        let creds = creds.as_ref();
         for attempt in 0..2 {
-            let header = self.lock_auth().header(&r.registry, scope, creds.as_ref());
-            let mut resp = self.raw(call, header.as_deref())?;
+            let header = self.lock_auth().header(&r.registry, scope, creds);
+            let (mut resp, elsewhere) = self.raw(call, header.as_deref())?;
             let status = resp.status();
             if status != 401 && status != 403 {
                 return Ok(resp);
             }
+            if let Some(to) = elsewhere {
+                return Err(ClientError::RedirectedAuth {
+                    url: call.url.clone(),
+                    to,
+                    status,
+                });
+            }
             let challenge = header_str(&resp, "www-authenticate");
             if status == 401 && attempt == 0 {
                 match challenge.as_deref().and_then(parse_challenge) {
-                    Some(Challenge::Basic) if creds.as_ref().and_then(|c| c.basic()).is_some() => {
+                    Some(Challenge::Basic) if creds.and_then(|c| c.basic()).is_some() => {
                         self.lock_auth().set_basic(&r.registry);
                         continue;
                     }
@@ -302,8 +331,14 @@ impl Client {
                         scope: asked,
                     }) => {
                         let scopes = [asked.as_deref().unwrap_or(scope), scope];
-                        let (token, life) =
-                            self.fetch_token(&realm, service.as_deref(), &scopes, creds.as_ref())?;
+                        let (token, life) = self.fetch_token(
+                            &call.url,
+                            &realm,
+                            service.as_deref(),
+                            &scopes,
+                            &r.registry,
+                            creds,
+                        )?;
                         self.lock_auth().set_token(&r.registry, scope, token, life);
                         continue;
                     }
@@ -323,7 +358,8 @@ impl Client {
             return Err(ClientError::Unauthorized {
                 url: call.url.clone(),
                 status,
-                origin: creds.map(|c| c.origin),
+                origin: creds.map(|c| c.origin.clone()),
+                withheld: withheld(creds, &r.registry),
                 errors: read_errors(&mut resp),
             });
         }
@@ -335,14 +371,26 @@ impl Client {
     }
 
     /// The distribution token flow: GET the realm (Basic credentials if any), or POST an
-    /// OAuth2 refresh token for a docker `identitytoken`.
+    /// OAuth2 refresh token for a docker `identitytoken`. The realm, named by the challenge
+    /// of a request to `from`, obeys the plain-HTTP rule of [`Client::may_send`] as seen from
+    /// there: a refused realm gets no request at all.
     fn fetch_token(
         &self,
+        from: &str,
         realm: &str,
         service: Option<&str>,
         scopes: &[&str],
+        registry: &str,
         creds: Option<&Credentials>,
     ) -> Result<(String, Duration), ClientError> {
+        // (A realm that is no URL at all fails in the request below, naming it.)
+        let from_tls = Url::parse(from).is_ok_and(|u| u.tls);
+        if Url::parse(realm).is_ok_and(|to| !self.may_send(from_tls, &to)) {
+            return Err(ClientError::PlainRealm {
+                url: from.to_string(),
+                realm: realm.to_string(),
+            });
+        }
         let sep = if realm.contains('?') { '&' } else { '?' };
         let query = token_query(service, scopes);
         let mut resp = match creds.map(|c| &c.secrets) {
@@ -354,14 +402,14 @@ impl Client {
                 let call = Call::new("POST", realm.to_string())
                     .header("Content-Type", "application/x-www-form-urlencoded")
                     .body(form.as_bytes());
-                self.raw(&call, None)?
+                self.raw(&call, None)?.0
             }
             _ => {
                 let auth = creds
                     .and_then(|c| c.basic())
                     .map(|(u, p)| basic_header(&u, &p));
                 let call = Call::new("GET", format!("{realm}{sep}{query}"));
-                self.raw(&call, auth.as_deref())?
+                self.raw(&call, auth.as_deref())?.0
             }
         };
         let url = realm.to_string();
@@ -371,6 +419,7 @@ impl Client {
                 url,
                 status,
                 origin: creds.map(|c| c.origin.clone()),
+                withheld: withheld(creds, registry),
                 errors: read_errors(&mut resp),
             });
         }
@@ -382,6 +431,15 @@ impl Client {
             .ok()
             .and_then(TokenResponse::into_token)
             .ok_or(ClientError::Token { url })
+    }
+}
+
+/// When a request went without credentials: the environment's that were set for other hosts
+/// than `registry`, for the error to mention.
+fn withheld(creds: Option<&Credentials>, registry: &str) -> Option<Box<Withheld>> {
+    match creds {
+        Some(_) => None,
+        None => super::credentials::withheld(registry).map(Box::new),
     }
 }
 
@@ -446,6 +504,23 @@ mod tests {
         assert!(c.url(&remote, "").starts_with("http://ghcr.io/"));
         assert_eq!(pull_scope(&remote), "repository:acme/x:pull");
         assert_eq!(push_scope(&remote), "repository:acme/x:pull,push");
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_this_machine_unless_insecure_and_never_after_https() {
+        let url = |u| Url::parse(u).unwrap();
+        let c = Client::new(ClientOptions::default());
+        assert!(c.may_send(false, &url("http://127.0.0.1:1/token")));
+        assert!(c.may_send(false, &url("http://localhost/token")));
+        assert!(!c.may_send(false, &url("http://192.0.2.1/token")));
+        assert!(!c.may_send(true, &url("http://127.0.0.1/token")));
+        assert!(c.may_send(true, &url("https://auth.example/token")));
+        let insecure = Client::new(ClientOptions {
+            insecure: true,
+            ..Default::default()
+        });
+        assert!(insecure.may_send(false, &url("http://192.0.2.1/token")));
+        assert!(!insecure.may_send(true, &url("http://192.0.2.1/token")));
     }
 
     #[test]

@@ -110,6 +110,45 @@ fn heads_204s_and_interim_answers_have_no_body() {
 }
 
 #[test]
+fn interim_answers_are_skipped_up_to_a_bound() {
+    let answer = |interim: usize| {
+        let mut raw = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(interim);
+        raw.extend_from_slice(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+        parse("PUT", &raw, 7)
+    };
+    assert_eq!(answer(MAX_INTERIM).unwrap().status(), 201);
+    assert!(matches!(
+        answer(MAX_INTERIM + 1),
+        Err(HttpError::Malformed(m)) if m.contains("interim")
+    ));
+}
+
+#[test]
+fn a_passed_deadline_fails_reads_and_writes() {
+    let deadline = Deadline::after(Duration::ZERO);
+    let e = deadline.check().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    assert_eq!(
+        e.to_string(),
+        "the request's deadline passed before its answer ended"
+    );
+    assert!(Deadline::after(Duration::from_secs(3600)).check().is_ok());
+}
+
+#[test]
+fn origins_are_scheme_host_and_port() {
+    let a = Url::parse("https://Registry.example/v2/").unwrap();
+    for (other, same) in [
+        ("https://registry.example:443/x", true),
+        ("http://registry.example:443/x", false),
+        ("https://registry.example:8443/x", false),
+        ("https://storage.example/x", false),
+    ] {
+        assert_eq!(a.same_origin(&Url::parse(other).unwrap()), same, "{other}");
+    }
+}
+
+#[test]
 fn malformed_status_lines_are_refused() {
     for raw in [
         &b"HTTP/2 200 OK\r\n\r\n"[..],
