@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// Why a probe could not be read, loaded, attached or streamed.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
     #[error("cannot read {path}")]
@@ -280,3 +280,5 @@ pub(crate) fn errno_text(code: i32) -> String {
         format!("{name}: {desc}")
     }
 }
+
+coreship_registry::debug_as_display!(LoadError);

@@ -92,7 +92,7 @@ pub struct PackOptions {
 }
 
 /// Content that is not a coreship artifact, or not one for this machine.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ArtifactError {
     /// The package directory could not be read.
     #[error(transparent)]
@@ -591,3 +591,5 @@ pub use bpfman::{pack_bpfman, LABEL_MAPS, LABEL_PROGRAMS};
 
 #[cfg(test)]
 mod tests;
+
+crate::debug_as_display!(ArtifactError);

@@ -37,7 +37,7 @@ const INDEX_FILE: &str = "index.json";
 const LOCK_FILE: &str = ".index.lock";
 
 /// Errors reading or writing an image layout.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum LayoutError {
     /// A blob store error.
     #[error(transparent)]
@@ -742,3 +742,5 @@ mod tests {
         }
     }
 }
+
+crate::debug_as_display!(LayoutError);

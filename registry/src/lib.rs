@@ -28,6 +28,21 @@
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+/// `impl Debug` for error types as their `Display` message. Errors reach users through
+/// `Display` only; a derived `Debug` per variant is code the static loader would carry for
+/// nothing (~10 KiB of it across the error enums, pulled in by anyhow's vtables).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! debug_as_display {
+    ($($t:ty),* $(,)?) => {
+        $(impl ::std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(self, f)
+            }
+        })*
+    };
+}
+
 mod arch;
 pub mod artifact;
 mod cache_dir;

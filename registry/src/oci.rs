@@ -157,7 +157,7 @@ pub enum Manifest {
 }
 
 /// A manifest that is not one coreship can read.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ManifestError {
     /// Larger than [`MAX_MANIFEST_BYTES`].
     #[error("manifest is {0} bytes, more than the 4 MiB limit")]
@@ -391,3 +391,5 @@ mod tests {
         }
     }
 }
+
+crate::debug_as_display!(ManifestError);

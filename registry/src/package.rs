@@ -147,7 +147,7 @@ pub enum OutputKind {
 }
 
 /// Errors reading or verifying a package.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum PackageError {
     /// The description could not be read.
     #[error("cannot read {path}")]
@@ -433,3 +433,5 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+crate::debug_as_display!(PackageError);

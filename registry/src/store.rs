@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// Errors of the blob store.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum StoreError {
     /// A filesystem operation failed.
     #[error("{path}")]
@@ -313,3 +313,5 @@ mod tests {
         fs::remove_dir_all(&root).unwrap();
     }
 }
+
+crate::debug_as_display!(StoreError);

@@ -1,7 +1,7 @@
 //! Errors from reading an object's BTF and from decoding records with it.
 
 /// Errors reading an object's BTF or compiling a decode plan from it.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum BtfError {
     /// The raw bytes are not a BTF blob btf-rs can parse.
@@ -111,3 +111,5 @@ pub enum DecodeError {
         slot: u32,
     },
 }
+
+coreship_registry::debug_as_display!(BtfError);

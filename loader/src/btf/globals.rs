@@ -80,7 +80,7 @@ impl std::fmt::Display for SettingValue {
 }
 
 /// Why a `--set NAME=VALUE` cannot be applied.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SettingError {
     /// The argument is not `NAME=VALUE`.
@@ -438,3 +438,5 @@ fn parse_int(s: &str) -> Option<i128> {
 
 #[cfg(test)]
 mod tests;
+
+coreship_registry::debug_as_display!(SettingError);

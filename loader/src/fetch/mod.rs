@@ -189,7 +189,7 @@ pub struct Fetched {
 }
 
 /// Errors resolving a probe reference.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum FetchError {
     /// Neither an existing path nor a valid reference.
     #[error(transparent)]
@@ -496,3 +496,5 @@ mod tests {
         assert!(!is_reference_form("ghcr.io"));
     }
 }
+
+coreship_registry::debug_as_display!(FetchError);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// A stack-profile declaration that does not follow coreship.h's convention, or a flame
 /// graph that cannot be written.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum StackError {
     /// A counter key has `kstack`/`ustack` members but there is no stack map to read.
     #[error(
@@ -65,3 +65,5 @@ pub enum StackError {
         source: std::io::Error,
     },
 }
+
+coreship_registry::debug_as_display!(StackError);

@@ -80,7 +80,7 @@ pub(crate) fn describe_origin(origin: &Option<String>, withheld: &Option<Box<Wit
 }
 
 /// Errors of the registry client and the cache.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ClientError {
     /// The request did not get an HTTP response (connection, TLS, timeout).
     #[error("{method} {url}")]
@@ -390,3 +390,5 @@ mod tests {
         assert!(!status(500, "MANIFEST_INVALID").is_manifest_rejected());
     }
 }
+
+crate::debug_as_display!(ClientError);

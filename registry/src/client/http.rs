@@ -21,7 +21,7 @@ const MAX_INTERIM: usize = 8;
 
 /// What went wrong below HTTP: the URL, resolving, connecting, TLS, I/O, or an answer that is
 /// not HTTP/1.x.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum HttpError {
     /// A URL that is not `http(s)://host[:port]/…`.
     #[error("unsupported URL `{0}`")]
@@ -576,3 +576,5 @@ pub(crate) fn exchange(
 
 #[cfg(test)]
 mod tests;
+
+crate::debug_as_display!(HttpError);

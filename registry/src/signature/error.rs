@@ -6,7 +6,7 @@ use std::io;
 use std::path::PathBuf;
 
 /// A key that cannot be used, or a signature that does not prove what it should.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum SignatureError {
     /// A key file could not be read.
     #[error("cannot read key file {path}")]
@@ -203,3 +203,5 @@ impl SignatureError {
         }
     }
 }
+
+crate::debug_as_display!(SignatureError);
