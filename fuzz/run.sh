@@ -31,11 +31,13 @@ trap 'rm -rf "$work"' EXIT
 for t in $targets; do
     mkdir -p "$work/$t" "corpus/$t" "artifacts/$t"
     echo "== fuzz $t (${secs} s)"
-    # -rss_limit_mb also caps single allocations; -timeout is per input.
+    # -rss_limit_mb also caps single allocations; -timeout is per input (30 s: the slowest
+    # committed decoder input takes ~7 s of CPU under ASan, and a loaded 2-core machine
+    # doubles that; a real hang still trips it).
     dict=()
     [ -f "dict/$t.dict" ] && dict=(-dict="dict/$t.dict")
     if ! "${cargo[@]}" fuzz run "${flags[@]}" "$t" "$work/$t" "corpus/$t" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "${dict[@]}" \
+        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 "${dict[@]}" \
         >"$work/$t.log" 2>&1; then
         tail -n 60 "$work/$t.log"
         echo "fuzz: $t failed; reproducer(s):" >&2
