@@ -5,7 +5,8 @@
 # console, and powers off. Command line (set by `vm.sh boot`):
 #   coreship.registry=10.0.2.2:PORT/REPO   where the probes were pushed (qemu's host address)
 #   coreship.probes=NAME:TAG,…            run in this order
-#   coreship.duration=3s                   each probe's --duration (it starts once attached)
+#   coreship.duration=3s                   each probe's --duration, an upper bound: the probe is
+#                                          stopped (SIGINT) once the workload has run
 #   coreship.format=json                   the loader's --format (json or text)
 #   coreship.trust=BASE64                  a minisign public key (its base64 line): every probe
 #                                          must be signed by it (--trust)
@@ -83,6 +84,9 @@ for ref in $(echo "$probes" | tr ',' ' '); do
 		i=$((i + 1))
 	done
 	coreship-workload >/tmp/work 2>&1
+	# Stop it as soon as the workload is done (it drains its buffers first): a guest slowed by
+	# a busy host must not see --duration run out before the workload ran.
+	kill -INT "$loader" 2>/dev/null
 	wait "$loader"
 	rc=$?
 	echo "@@ workload"

@@ -6,8 +6,8 @@
 #   examples/embedded-vm/run.sh [x86_64|aarch64] [PROBE…]
 #
 # PROBE: execsnoop, opensnoop, ustate, ufunc, ksleep, tcpsend (default: all but ufunc).
-# CORESHIP_VM_FORMAT=json for JSON lines (default text); CORESHIP_VM_DURATION per probe
-# (default 3s); CORESHIP_BIN_DIR: take coreship and coreship-registry from there instead of
+# CORESHIP_VM_FORMAT=json for JSON lines (default text); CORESHIP_VM_DURATION per probe, an
+# upper bound (default 30s; each probe stops once the workload has run); CORESHIP_BIN_DIR: take coreship and coreship-registry from there instead of
 # building them. Exits 1 naming what failed: the registry not listening, a probe's loader
 # exiting non-zero in the guest, the guest not powering off. Run as root on Debian 12 from a
 # checkout; see README.md here.
@@ -96,7 +96,7 @@ refs_csv="$(
 set +e
 timeout "${CORESHIP_VM_TIMEOUT:-300}" "$here/vm.sh" boot "$arch" "$initramfs" \
     "coreship.registry=10.0.2.2:$port/probes" "coreship.probes=$refs_csv" \
-    "coreship.duration=${CORESHIP_VM_DURATION:-3s}" "coreship.format=${CORESHIP_VM_FORMAT:-text}" |
+    "coreship.duration=${CORESHIP_VM_DURATION:-30s}" "coreship.format=${CORESHIP_VM_FORMAT:-text}" |
     tee "$work/console.txt"
 status=${PIPESTATUS[0]}
 set -e
