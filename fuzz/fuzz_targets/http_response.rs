@@ -12,27 +12,12 @@
 #![no_main]
 
 use coreship_registry::client::{read_response, HttpError};
+use coreship_registry::testing::Trickle;
 use libfuzzer_sys::fuzz_target;
-use std::io::{self, BufReader, Read};
+use std::io::BufReader;
 
 const METHODS: [&str; 3] = ["GET", "HEAD", "PUT"];
 const LIMITS: [u64; 3] = [16, 4096, 1 << 20];
-
-/// A connection that hands out at most `step` bytes per read.
-struct Trickle {
-    data: Vec<u8>,
-    at: usize,
-    step: usize,
-}
-
-impl Read for Trickle {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.step).min(self.data.len() - self.at);
-        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let [mode, step, raw @ ..] = data else {
@@ -41,16 +26,19 @@ fuzz_target!(|data: &[u8]| {
     let method = METHODS[usize::from(*mode) % 3];
     let limit = LIMITS[usize::from(*mode / 3) % 3];
     let step = usize::from(*step % 64) + 1;
-    let conn = Trickle {
-        data: raw.to_vec(),
-        at: 0,
-        step,
-    };
-    let Ok(resp) = read_response(method, Box::new(BufReader::with_capacity(step, conn)), limit)
-    else {
+    let conn = Trickle::new(raw.to_vec(), step);
+    let Ok(resp) = read_response(
+        method,
+        Box::new(BufReader::with_capacity(step, conn)),
+        limit,
+    ) else {
         return;
     };
-    assert!((200..1000).contains(&resp.status) || resp.status < 100, "{}", resp.status);
+    assert!(
+        (200..1000).contains(&resp.status) || resp.status < 100,
+        "{}",
+        resp.status
+    );
     let values = |name: &str| -> Vec<String> {
         resp.headers
             .iter()
@@ -63,7 +51,9 @@ fuzz_target!(|data: &[u8]| {
     let declared = if no_body {
         Some(0)
     } else if values("transfer-encoding").is_empty() {
-        values("content-length").first().and_then(|v| v.parse::<u64>().ok())
+        values("content-length")
+            .first()
+            .and_then(|v| v.parse::<u64>().ok())
     } else {
         None
     };
@@ -71,7 +61,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(body) => {
             let len = body.len() as u64;
             assert!(len <= limit, "{len} bytes read past the limit {limit}");
-            assert!(len as usize <= raw.len(), "{len} bytes from {} sent", raw.len());
+            assert!(
+                len as usize <= raw.len(),
+                "{len} bytes from {} sent",
+                raw.len()
+            );
             if let Some(d) = declared {
                 assert_eq!(len, d, "a body of {len} bytes where {d} were declared");
             }
@@ -79,7 +73,10 @@ fuzz_target!(|data: &[u8]| {
         Err(HttpError::TooLong(l)) => {
             assert_eq!(*l, limit);
             if let Some(d) = declared {
-                assert!(d > limit, "refused as too long, but only {d} bytes were declared");
+                assert!(
+                    d > limit,
+                    "refused as too long, but only {d} bytes were declared"
+                );
             }
         }
         Err(_) => {}

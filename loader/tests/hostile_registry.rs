@@ -192,11 +192,7 @@ fn loader(cache: &Path, env: &[(&str, &str)]) -> Command {
 
 fn finished(cmd: &mut Command) -> common::Finished {
     let out = cmd.output().unwrap();
-    common::Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::Finished::from(out)
 }
 
 #[test]

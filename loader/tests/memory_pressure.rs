@@ -127,11 +127,7 @@ impl MemCgroup {
         let pid = child.id();
         watch(pid);
         let out = child.wait_with_output().unwrap();
-        let finished = Finished {
-            status: out.status,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let finished = Finished::from(out);
         (finished, pid)
     }
 }

@@ -564,11 +564,7 @@ fn a_local_directory_named_like_the_registry_host_does_not_shadow_it() {
             .current_dir(&cwd.0)
             .output()
             .unwrap();
-        Finished {
-            status: out.status,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Finished::from(out)
     };
     let done = pull(&reference);
     ok(&done);

@@ -1,5 +1,6 @@
-//! Test support shared by this crate's unit and integration tests and by the other crates'
-//! tests: a package directory as `coreship build` writes it, without clang.
+//! Test support shared by this crate's unit and integration tests, the other crates' tests and
+//! the fuzz targets: a package directory as `coreship build` writes it, without clang, and a
+//! reader that hands out bytes the way a slow connection does.
 
 use crate::{
     Arch, ArchObject, BuildInfo, Package, ProgramInfo, Sha256Digest, SourceInfo, SCHEMA_VERSION,
@@ -48,4 +49,32 @@ pub fn write_package(dir: &Path, name: &str, objects: &[(Arch, &[u8])]) -> Packa
     };
     pkg.write_dir(dir).expect("package.json");
     pkg
+}
+
+/// A reader over `data` that hands out at most `step` bytes per read, as a slow connection does
+/// (parsers must not assume a whole line or head arrives in one read).
+pub struct Trickle {
+    data: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl Trickle {
+    /// `data`, at most `step` (at least 1) bytes per read.
+    pub fn new(data: Vec<u8>, step: usize) -> Trickle {
+        Trickle {
+            data,
+            at: 0,
+            step: step.max(1),
+        }
+    }
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }

@@ -167,6 +167,16 @@ pub struct Finished {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Finished {
+    fn from(out: std::process::Output) -> Finished {
+        Finished {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Finished {
     /// The last JSON histogram printed for `map` (the one at exit) and its total count.
     pub fn hist_total(&self, map: &str) -> (serde_json::Value, u64) {
@@ -320,11 +330,7 @@ pub fn run_bin(name: &str, args: &[&str], env: &[(&str, &Path)]) -> Finished {
         .current_dir(root())
         .output()
         .unwrap();
-    Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Finished::from(out)
 }
 
 /// A fresh temp directory removed on drop.
@@ -381,11 +387,7 @@ pub fn run_loader_after(plant: &str, args: &[&str], env: &[(&str, &Path)]) -> (F
         .unwrap();
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
-    let finished = Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let finished = Finished::from(out);
     (finished, pid)
 }
 

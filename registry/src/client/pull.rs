@@ -31,7 +31,22 @@ struct Online<'a> {
     fetched: u32,
 }
 
-impl Online<'_> {
+impl<'a> Online<'a> {
+    fn new(
+        client: &'a Client,
+        cache: &'a Cache,
+        reference: &'a Reference,
+        progress: &'a dyn Progress,
+    ) -> Online<'a> {
+        Online {
+            client,
+            cache,
+            reference,
+            progress,
+            fetched: 0,
+        }
+    }
+
     /// The cached bytes, or `None` when absent or corrupt (a corrupt blob is removed).
     fn cached(&self, digest: &Sha256Digest) -> Result<Option<Vec<u8>>, ClientError> {
         match self.cache.blobs().read(digest) {
@@ -103,13 +118,7 @@ pub fn pull(
         cache.blobs().remove(&root.digest)?;
         cache.blobs().put_verified(&root.digest, &top.bytes[..])?;
     }
-    let mut source = Online {
-        client,
-        cache,
-        reference,
-        progress,
-        fetched: 0,
-    };
+    let mut source = Online::new(client, cache, reference, progress);
     let opened = artifact::open(&mut source, &root, arch).map_err(open_error)?;
     cache.record(reference, &root, &opened.manifest, arch)?;
     let mut signatures = cache.signatures(&root.digest)?;
@@ -134,13 +143,7 @@ pub fn fetch_signatures(
     root: &Descriptor,
     progress: &dyn Progress,
 ) -> Result<Vec<Vec<u8>>, ClientError> {
-    let mut source = Online {
-        client,
-        cache,
-        reference,
-        progress,
-        fetched: 0,
-    };
+    let mut source = Online::new(client, cache, reference, progress);
     signatures(&mut source, root)
 }
 

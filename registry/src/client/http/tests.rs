@@ -1,30 +1,11 @@
 //! The parser on bytes: framing, split reads, malformed answers and limits.
 
 use super::*;
-
-/// A reader that hands out at most `step` bytes per read, as a slow connection does.
-struct Trickle {
-    data: Vec<u8>,
-    at: usize,
-    step: usize,
-}
-
-impl Read for Trickle {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.step).min(self.data.len() - self.at);
-        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
+use crate::testing::Trickle;
 
 /// Parses `raw` read `step` bytes at a time (through a 1-byte-capable BufReader).
 fn parse(method: &str, raw: &[u8], step: usize) -> Result<Response, HttpError> {
-    let r = Trickle {
-        data: raw.to_vec(),
-        at: 0,
-        step,
-    };
+    let r = Trickle::new(raw.to_vec(), step);
     Response::read(method, Box::new(BufReader::with_capacity(step.max(1), r)))
 }
 
